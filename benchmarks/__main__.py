@@ -1,0 +1,75 @@
+"""Run benchmarks and write BENCHMARKS.md.
+
+.venv/bin/python -m benchmarks            # all
+.venv/bin/python -m benchmarks parse ask  # some (others keep their last results)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import logging
+import re
+import sys
+import time
+
+from .common import ROOT, machine
+
+# name -> module (each has TITLE and run() -> markdown)
+BENCHES = {
+    "parse": "bench_parse",
+    "translate": "bench_translate",
+    "tokens": "bench_tokens",
+    "index": "bench_index",
+    "coldstart": "bench_coldstart",
+    "memory": "bench_memory",
+    "retrieval": "retrieval",
+}
+
+OUT = ROOT / "BENCHMARKS.md"
+
+
+def _sections(text: str) -> dict[str, str]:
+    found = {}
+    for m in re.finditer(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->", text, re.S):
+        found[m.group(1)] = m.group(2)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks")
+    ap.add_argument("names", nargs="*", help=", ".join(BENCHES))
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    names = args.names or list(BENCHES)
+    old = _sections(OUT.read_text()) if OUT.exists() else {}
+    for name in names:
+        mod = importlib.import_module(f"benchmarks.{BENCHES[name]}")
+        print(f"== {name}: {mod.TITLE}", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            body = mod.run()
+        except Exception as exc:  # a failed benchmark is reported, not hidden
+            body = f"**failed:** `{type(exc).__name__}: {exc}`\n"
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        old[name] = (
+            f"## {mod.TITLE}\n\n_{stamp}, {time.perf_counter() - t0:.0f} s to run._\n\n{body.strip()}\n\n"
+        )
+        print(old[name], file=sys.stderr)
+    parts = [
+        "# Benchmarks\n",
+        "Measured by `.venv/bin/python -m benchmarks` (not part of the test run). "
+        "Ratios are measured side by side in one run.\n",
+        f"**Machine:** {machine()}.\n",
+    ]
+    for name in BENCHES:
+        if name in old:
+            parts.append(f"<!-- bench:{name} -->\n{old[name]}<!-- /bench:{name} -->\n")
+    OUT.write_text("\n".join(parts))
+    print(f"wrote {OUT}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

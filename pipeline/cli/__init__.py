@@ -1,0 +1,77 @@
+"""The ``digest`` command.  Commands only parse arguments, build settings and call
+one function of their stage; every command lives in a small module of this package."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+from ..errors import DigestError
+
+COMMAND_MODULES = ("core", "llm", "translate", "enrich", "retrieval", "newsletter", "batch", "run")
+
+
+class DigestGroup(click.Group):
+    """Turns a DigestError into one clean line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except DigestError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted; finished work is saved, re-run to resume", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=DigestGroup)
+@click.version_option(package_name="digest")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Korean AI-paper digests -> an English knowledge base: parse, translate,
+    enrich, index, search, ask, newsletter."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    setup_logging(level)
+    ctx.ensure_object(dict)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now (so test runners capture it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D401
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # the base class assigns it; ignore
+        pass
+
+
+def setup_logging(level: int) -> None:
+    from ..logsafe import install_redaction
+
+    root = logging.getLogger()
+    if not any(getattr(h, "_digest", False) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler._digest = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "openai", "chromadb", "sentence_transformers", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    install_redaction()
+
+
+for _name in COMMAND_MODULES:
+    _mod = importlib.import_module(f"{__name__}.{_name}")
+    for _cmd in getattr(_mod, "COMMANDS", ()):
+        main.add_command(_cmd)

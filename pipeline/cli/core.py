@@ -1,0 +1,51 @@
+"""CLI commands: config, parse."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .options import build_settings, config_option, llm_options, out_option
+
+
+@click.command("config")
+@config_option
+@out_option
+@llm_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of TOML-like text.")
+def config_cmd(as_json: bool, **opts: object) -> None:
+    """Print the effective settings (secrets masked)."""
+    from ..settings import masked_dump
+
+    data = masked_dump(build_settings(**opts))  # type: ignore[arg-type]
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    import tomli_w
+
+    def clean(d: object) -> object:
+        if isinstance(d, dict):
+            return {k: clean(v) for k, v in d.items() if v is not None}
+        return d
+
+    click.echo(tomli_w.dumps(clean(data)), nl=False)  # type: ignore[arg-type]
+
+
+@click.command("parse")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@config_option
+@out_option
+def parse_cmd(paths: tuple[Path, ...], **opts: object) -> None:
+    """Parse digest files (default: seeds/) into OUT/entries.jsonl."""
+    from ..parse import parse_stage
+
+    settings = build_settings(**opts)  # type: ignore[arg-type]
+    report = parse_stage(settings, list(paths) or [Path("seeds")])
+    click.echo(report.summary())
+    sys.exit(report.exit_code)
+
+
+COMMANDS = [config_cmd, parse_cmd]

@@ -1,0 +1,72 @@
+"""Options shared by several commands, and the one place flags become settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..settings import Settings, load_settings
+
+
+def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="TOML settings file (default: $DIGEST_CONFIG or ./digest.toml).",
+    )(f)
+
+
+def out_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Output folder (default: outputs/).",
+    )(f)
+
+
+def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--llm",
+        "llm_provider",
+        type=click.Choice(["openai", "mock"]),
+        default=None,
+        help="LLM backend: an OpenAI-compatible endpoint, or the offline mock.",
+    )(f)
+    f = click.option("--model", "chat_model", default=None, help="Chat model name.")(f)
+    f = click.option("--base-url", default=None, help="OpenAI-compatible base URL.")(f)
+    f = click.option("--concurrency", type=int, default=None, help="Requests in flight.")(f)
+    return f
+
+
+def build_settings(
+    config_file: Path | None = None,
+    out_dir: Path | None = None,
+    llm_provider: str | None = None,
+    chat_model: str | None = None,
+    base_url: str | None = None,
+    concurrency: int | None = None,
+    **sections: dict[str, Any],
+) -> Settings:
+    overrides: dict[str, Any] = {
+        "out_dir": out_dir,
+        "llm": {
+            "provider": llm_provider,
+            "chat_model": chat_model,
+            "base_url": base_url,
+            "concurrency": concurrency,
+        },
+    }
+    for key, value in sections.items():
+        overrides.setdefault(key, {})
+        if isinstance(value, dict):
+            overrides[key] = {**overrides[key], **value} if isinstance(overrides[key], dict) else value
+        else:
+            overrides[key] = value
+    return load_settings(config_file, **overrides)

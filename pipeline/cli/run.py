@@ -1,0 +1,47 @@
+"""CLI command: run (the whole pipeline)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .options import build_settings, config_option, llm_options, out_option
+
+
+@click.command("run")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@config_option
+@out_option
+@llm_options
+@click.option(
+    "--memory",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help='Translation memory: JSONL of {"ko", "en"} pairs reused without the LLM.',
+)
+@click.option("--chroma-url", default=None, help="Use a Chroma server instead of the embedded store.")
+@click.option(
+    "--skip",
+    multiple=True,
+    type=click.Choice(["translate", "enrich", "index", "newsletter"]),
+    help="Skip a stage (repeatable).",
+)
+def run_cmd(
+    paths: tuple[Path, ...],
+    memory: Path | None,
+    chroma_url: str | None,
+    skip: tuple[str, ...],
+    **opts: object,
+) -> None:
+    """Parse, translate, enrich, index and write newsletters for PATHS (default: seeds/)."""
+    from ..run import run_all
+
+    settings = build_settings(translate={"memory_file": memory}, index={"chroma_url": chroma_url}, **opts)  # type: ignore[arg-type]
+    report = run_all(settings, list(paths) or [Path("seeds")], skip=skip)
+    click.echo(report.summary())
+    sys.exit(report.exit_code)
+
+
+COMMANDS = [run_cmd]

@@ -1,0 +1,69 @@
+"""Progress reporting: a bar with counts and ETA on a terminal, plain log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+
+log = logging.getLogger("digest.progress")
+
+
+class Progress:
+    """Thread-safe progress for one stage.  ``mode``: auto | bar | plain | off."""
+
+    def __init__(self, total: int, desc: str, mode: str = "auto", unit: str = "item"):
+        self.total = total
+        self.desc = desc
+        self.unit = unit
+        self.done = 0
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._last_plain = 0.0
+        if mode == "auto":
+            mode = "bar" if sys.stderr.isatty() else "plain"
+        self.mode = mode
+        self._bar = None
+        if mode == "bar":
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
+        elif mode == "plain" and total:
+            log.info("%s: %d %ss to do", desc, total, unit)
+
+    def advance(self, n: int = 1, note: str = "") -> None:
+        with self._lock:
+            self.done += n
+            if self._bar is not None:
+                self._bar.update(n)
+                if note:
+                    self._bar.set_postfix_str(note, refresh=False)
+            elif self.mode == "plain":
+                now = time.monotonic()
+                if self.done >= self.total or now - self._last_plain >= 2.0:
+                    self._last_plain = now
+                    elapsed = now - self._start
+                    rate = self.done / elapsed if elapsed > 0 else 0.0
+                    eta = (self.total - self.done) / rate if rate > 0 else 0.0
+                    log.info(
+                        "%s: %d/%d %ss, %.1fs elapsed, ETA %.1fs%s",
+                        self.desc,
+                        self.done,
+                        self.total,
+                        self.unit,
+                        elapsed,
+                        eta,
+                        f" ({note})" if note else "",
+                    )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,70 @@
+"""``digest run``: every stage in order, one LLM client, one lock on the output folder."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .artifacts import output_lock
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+STAGES = ("parse", "translate", "enrich", "index", "newsletter")
+
+
+@dataclass
+class RunReport:
+    summaries: dict[str, str] = field(default_factory=dict)
+    exit_code: int = 0
+    usage: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"{stage:<11} {text}" for stage, text in self.summaries.items()]
+        if self.usage:
+            u = self.usage
+            lines.append(
+                f"{'llm':<11} {u.get('requests', 0)} requests, {u.get('prompt_tokens', 0)} prompt + "
+                f"{u.get('completion_tokens', 0)} completion tokens, {u.get('retries', 0)} retries"
+            )
+        return "\n".join(lines)
+
+
+def run_all(settings: Settings, paths: list[Path], *, skip: tuple[str, ...] = ()) -> RunReport:
+    """parse -> translate -> enrich -> index -> newsletter (one per digest date).
+
+    Each stage is resumable and cached, so re-running after a crash (or on unchanged
+    input) redoes nothing that is already done."""
+    from .enrich import enrich_stage
+    from .index import index_stage
+    from .llm import make_llm
+    from .newsletter import newsletter_all_dates
+    from .parse import parse_stage
+    from .translate import translate_stage
+
+    report = RunReport()
+    with output_lock(settings.out_dir):
+        parsed = parse_stage(settings, paths)
+        report.summaries["parse"] = parsed.summary()
+        report.exit_code = max(report.exit_code, parsed.exit_code)
+        if not parsed.entries:
+            return report
+        llm = make_llm(settings)
+        if "translate" not in skip:
+            tr = translate_stage(settings, llm=llm)
+            report.summaries["translate"] = tr.summary()
+            report.exit_code = max(report.exit_code, tr.exit_code)
+        if "enrich" not in skip:
+            en = enrich_stage(settings, llm=llm)
+            report.summaries["enrich"] = en.summary()
+            report.exit_code = max(report.exit_code, en.exit_code)
+        if "index" not in skip:
+            ix = index_stage(settings)
+            report.summaries["index"] = ix.summary()
+        if "newsletter" not in skip:
+            nl = newsletter_all_dates(settings, llm=llm)
+            report.summaries["newsletter"] = nl.summary()
+        report.usage = llm.meter.snapshot()
+    return report
