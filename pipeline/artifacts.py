@@ -39,6 +39,22 @@ def file_hash(path: Path, length: int = 16) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:length]
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
+def _mkstemp_beside(path: Path) -> tuple[int, str]:
+    """A temp file in the target's folder with normal permissions (mkstemp makes 0600)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, _FILE_MODE)
+    return fd, tmp
+
+
 def _dumps(record: BaseModel | dict[str, Any]) -> str:
     if isinstance(record, BaseModel):
         return record.model_dump_json()
@@ -50,7 +66,7 @@ def write_jsonl_atomic(path: Path, records: Iterable[BaseModel | dict[str, Any]]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for r in records:
@@ -69,7 +85,7 @@ def write_jsonl_atomic(path: Path, records: Iterable[BaseModel | dict[str, Any]]
 def write_text_atomic(path: Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

@@ -24,6 +24,8 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 DIGEST_SUFFIXES = {".txt", ".md", ".markdown"}
+# one day's digest is ~20-100 KB; a file this big is no digest (and would be read whole)
+MAX_FILE_BYTES = 20 * 1024 * 1024
 
 _DATE_HEADER = re.compile(r"^##(?!#)\s*(.*)$")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -251,6 +253,7 @@ def parse_text(text: str, name: str) -> tuple[list[Entry], list[ParseIssue], int
             )
         )
 
+    outside: list[int] = []
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.rstrip().replace("\ufeff", "")
         stripped = line.strip()
@@ -292,11 +295,7 @@ def parse_text(text: str, name: str) -> tuple[list[Entry], list[ParseIssue], int
             continue
         if draft is None:
             if not stripped.startswith("#"):
-                issues.append(
-                    ParseIssue(
-                        file=name, line=lineno, severity="warning", message="text outside any entry ignored"
-                    )
-                )
+                outside.append(lineno)  # one message per file, not one per line
             continue
         if _IMAGE.match(stripped):
             continue
@@ -336,6 +335,13 @@ def parse_text(text: str, name: str) -> tuple[list[Entry], list[ParseIssue], int
         draft.sections.append(Section(label=None, text=stripped, line=lineno))
         draft.open_bullet = True
     finish()
+    if outside:
+        more = f" ({len(outside)} lines)" if len(outside) > 1 else ""
+        issues.append(
+            ParseIssue(
+                file=name, line=outside[0], severity="warning", message=f"text outside any entry ignored{more}"
+            )
+        )
     # drop sections left empty (a label with no text)
     for i, e in enumerate(entries):
         if any(not s.text for s in e.sections):
@@ -343,7 +349,7 @@ def parse_text(text: str, name: str) -> tuple[list[Entry], list[ParseIssue], int
     return entries, issues, skipped
 
 
-def parse_files(paths: Iterable[Path]) -> ParseReport:
+def parse_files(paths: Iterable[Path], *, max_bytes: int = MAX_FILE_BYTES) -> ParseReport:
     """Parse digest files (or folders of them); merge papers seen in several digests."""
     report = ParseReport()
     files, issues = find_digest_files(paths)
@@ -354,6 +360,17 @@ def parse_files(paths: Iterable[Path]) -> ParseReport:
         report.files += 1
         name = str(path)
         try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                report.issues.append(
+                    ParseIssue(
+                        file=name,
+                        message=f"file is {size / 2**20:.1f} MB, larger than the {max_bytes / 2**20:.0f} MB "
+                        "limit for one digest: skipped",
+                    )
+                )
+                report.files_skipped += 1
+                continue
             data = path.read_bytes()
         except OSError as exc:
             report.issues.append(ParseIssue(file=name, message=f"cannot read: {exc.strerror}"))

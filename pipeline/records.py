@@ -128,6 +128,7 @@ class Hit(BaseModel):
     score: float
     snippet: str = ""
     ranks: dict[str, int] = Field(default_factory=dict)  # per retriever: dense, bm25_en, bm25_ko
+    relevance: float | None = None  # 0..1 query coverage / similarity, comparable across queries
 
 
 class Citation(BaseModel):

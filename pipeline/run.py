@@ -27,7 +27,8 @@ class RunReport:
             u = self.usage
             lines.append(
                 f"{'llm':<11} {u.get('requests', 0)} requests, {u.get('prompt_tokens', 0)} prompt + "
-                f"{u.get('completion_tokens', 0)} completion tokens, {u.get('retries', 0)} retries"
+                f"{u.get('completion_tokens', 0)} completion tokens, {u.get('retries', 0)} retries "
+                f"(429/5xx/timeouts), {u.get('invalid_replies', 0)} invalid replies re-asked"
             )
         return "\n".join(lines)
 

@@ -54,3 +54,16 @@ def test_lock_refuses_a_second_process(tmp_path: Path) -> None:
     assert out.stdout.startswith("refused:") and "in use by another digest run" in out.stdout
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "got it"
+
+
+def test_atomic_files_get_normal_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from pipeline.artifacts import write_text_atomic
+
+    p = tmp_path / "page.html"
+    write_text_atomic(p, "<p>x</p>")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask

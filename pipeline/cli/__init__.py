@@ -66,7 +66,18 @@ def setup_logging(level: int) -> None:
         handler._digest = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "openai", "chromadb", "sentence_transformers", "urllib3"):
+    for noisy in (
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "openai",
+        "chromadb",
+        "sentence_transformers",
+        "urllib3",
+        "bm25s",
+        "transformers",
+        "kiwipiepy",
+    ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     install_redaction()
 

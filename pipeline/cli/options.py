@@ -70,3 +70,30 @@ def build_settings(
         else:
             overrides[key] = value
     return load_settings(config_file, **overrides)
+
+
+def memory_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--memory",
+        "memory_file",
+        type=click.Path(path_type=Path),
+        default=None,
+        help='Translation memory: JSONL of {"ko": ..., "en": ...} pairs reused without the LLM.',
+    )(f)
+
+
+def dry_run_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Estimate requests, tokens and cost (online and --batch); call nothing.",
+    )(f)
+
+
+def batch_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--batch",
+        "use_batch",
+        is_flag=True,
+        help="Submit the requests to the Batch API (half price, within 24 h); see `digest batch`.",
+    )(f)

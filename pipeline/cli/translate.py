@@ -1,0 +1,81 @@
+"""CLI commands: translate, glossary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .options import (
+    batch_option,
+    build_settings,
+    config_option,
+    dry_run_option,
+    llm_options,
+    memory_option,
+    out_option,
+)
+
+
+@click.command("translate")
+@config_option
+@out_option
+@llm_options
+@memory_option
+@click.option(
+    "--glossary",
+    "glossary_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Glossary TSV (korean<TAB>english); default OUT/glossary.tsv, seeded from the digests.",
+)
+@dry_run_option
+@batch_option
+def translate_cmd(
+    memory_file: Path | None, glossary_file: Path | None, dry_run: bool, use_batch: bool, **opts: object
+) -> None:
+    """Translate every section of OUT/entries.jsonl into OUT/translations.jsonl."""
+    from ..batch import submit_stage
+    from ..translate import translate_stage
+
+    settings = build_settings(
+        **opts,
+        translate={"memory_file": memory_file, "glossary_file": glossary_file},  # type: ignore[arg-type]
+    )
+    report = (
+        submit_stage(settings, "translate")
+        if use_batch and not dry_run
+        else translate_stage(settings, dry_run=dry_run)
+    )
+    click.echo(report.summary())
+    sys.exit(report.exit_code)
+
+
+@click.command("glossary")
+@config_option
+@out_option
+@click.option(
+    "--glossary",
+    "glossary_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Glossary TSV (default OUT/glossary.tsv).",
+)
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Mine the digests again and add new terms (your edits and disabled entries are kept).",
+)
+def glossary_cmd(glossary_file: Path | None, rebuild: bool, **opts: object) -> None:
+    """Show the glossary (creating it from the digests if missing), or update it."""
+    from ..glossary import glossary_stage
+
+    settings = build_settings(**opts, translate={"glossary_file": glossary_file})  # type: ignore[arg-type]
+    update = glossary_stage(settings, rebuild=rebuild)
+    for ko, en in sorted(update.glossary.entries.items()):
+        click.echo(f"{ko}\t{en}")
+    click.echo(update.summary(), err=True)
+
+
+COMMANDS = [translate_cmd, glossary_cmd]

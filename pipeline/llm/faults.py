@@ -1,0 +1,126 @@
+"""Deterministic fault injection for the mock LLM.
+
+A spec string such as ``rate=0.3,kinds=429+500+timeout,latency_ms=200,seed=7`` (the
+``llm.mock_faults`` setting) becomes a ``FaultPlan``.  Whether a request gets a fault
+depends only on the seed, the request body and how many times that same body was
+seen before, so a run is reproducible whatever the thread interleaving, and a retry
+of a failed request gets a fresh draw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+
+KINDS = ("429", "500", "timeout", "malformed", "truncate", "korean", "refusal")
+SCRIPT_ITEMS = (*KINDS, "ok")
+
+
+@dataclass
+class FaultPlan:
+    rate: float = 0.0
+    kinds: tuple[str, ...] = ("429", "500", "timeout", "malformed", "truncate")
+    latency_ms: int = 0
+    seed: int = 0
+    retry_after_ms: int = 20
+    hang_ms: int = 0  # server mode: how long a "timeout" hangs before dropping the connection
+    endpoints: tuple[str, ...] = ("chat",)
+    batch_fail_ids: tuple[str, ...] = ()
+    batch_fail_rate: float = 0.0
+    batch_steps: int = 1  # retrieves before a batch completes
+    batch_expire_after: int = -1  # >= 0: the batch expires after that many requests ran
+
+    def __post_init__(self) -> None:
+        bad = [k for k in self.kinds if k not in KINDS]
+        if bad:
+            raise ConfigError(f"unknown mock fault kind(s) {bad}; known: {', '.join(KINDS)}")
+        if not 0.0 <= self.rate <= 1.0 or not 0.0 <= self.batch_fail_rate <= 1.0:
+            raise ConfigError("mock fault rates must be between 0 and 1")
+
+
+def parse_fault_spec(spec: str | None) -> FaultPlan:
+    """``key=value`` pairs separated by commas; lists use ``+``."""
+    plan = FaultPlan()
+    if not spec or not spec.strip():
+        return plan
+    values: dict[str, object] = {}
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep:
+            raise ConfigError(f"bad mock fault spec item {part!r}: expected key=value")
+        try:
+            if key in ("rate", "batch_fail_rate"):
+                values[key] = float(value)
+            elif key in (
+                "latency_ms",
+                "seed",
+                "retry_after_ms",
+                "hang_ms",
+                "batch_steps",
+                "batch_expire_after",
+            ):
+                values[key] = int(value)
+            elif key in ("kinds", "endpoints", "batch_fail_ids"):
+                values[key] = tuple(v.strip() for v in value.split("+") if v.strip())
+            else:
+                raise ConfigError(f"unknown mock fault setting {key!r}")
+        except ValueError:
+            raise ConfigError(f"bad value for mock fault setting {key!r}: {value!r}") from None
+    return FaultPlan(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class FaultDecider:
+    plan: FaultPlan
+    _seen: Counter[str] = field(default_factory=Counter)
+    _script: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def script(self, items: list[str]) -> None:
+        bad = [i for i in items if i not in SCRIPT_ITEMS]
+        if bad:
+            raise ValueError(f"unknown scripted fault(s) {bad}; known: {', '.join(SCRIPT_ITEMS)}")
+        with self._lock:
+            self._script.extend(items)
+
+    def pending_script(self) -> int:
+        with self._lock:
+            return len(self._script)
+
+    def decide(self, endpoint: str, body: bytes) -> str | None:
+        """The fault to inject for this request, or None."""
+        if endpoint not in self.plan.endpoints:
+            return None
+        with self._lock:
+            if self._script:
+                item = self._script.pop(0)
+                return None if item == "ok" else item
+            if self.plan.rate <= 0 or not self.plan.kinds:
+                return None
+            digest = hashlib.sha256(body).hexdigest()
+            n = self._seen[digest]
+            self._seen[digest] += 1
+        draw = _unit(f"{self.plan.seed}:{digest}:{n}")
+        if draw >= self.plan.rate:
+            return None
+        pick = int(_unit(f"kind:{self.plan.seed}:{digest}:{n}") * len(self.plan.kinds))
+        return self.plan.kinds[min(pick, len(self.plan.kinds) - 1)]
+
+    def batch_item_fails(self, custom_id: str) -> bool:
+        if custom_id in self.plan.batch_fail_ids:
+            return True
+        rate = self.plan.batch_fail_rate
+        return rate > 0 and _unit(f"batch:{self.plan.seed}:{custom_id}") < rate
+
+
+def _unit(key: str) -> float:
+    """A deterministic number in [0, 1) from a string."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64

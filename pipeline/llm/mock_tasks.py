@@ -1,0 +1,188 @@
+"""The mock's task handlers: the prompt protocols the stages speak (see the module docs
+of each handler).  Every reply is a pure function of the request."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from typing import Any
+
+from .hangul import mock_translate, parse_glossary
+from .mock_schema import SchemaFiller
+from .mock_text import content_terms, has_hangul, latin_terms, sentences
+
+DEFAULT_REFUSAL = "I cannot answer this question from the digests."
+EMBED_DIMS = 384
+
+_SEGMENT = re.compile(r'<segment\s+id="([^"]*)"[^>]*>(.*?)</segment>', re.S)
+_GLOSSARY = re.compile(r"<glossary>(.*?)</glossary>", re.S)
+_PAPER = re.compile(r'<paper\s+id="([^"]*)"[^>]*>(.*?)</paper>', re.S)
+_SOURCE = re.compile(r'<source\s+[^>]*?id="([^"]*)"[^>]*>(.*?)</source>', re.S)
+_QUESTION = re.compile(r"<question>(.*?)</question>", re.S)
+_REFUSAL = re.compile(r"<refusal>(.*?)</refusal>", re.S)
+_SCHEMA_TAG = re.compile(r"<json_schema>(.*?)</json_schema>", re.S)
+_INJECTION = re.compile(
+    r"(ignore|disregard|forget)\b.{0,40}\b(instruction|prompt|above|previous)|system prompt|you must|"
+    r"respond with|reply with|print |무시|지시",
+    re.I | re.S,
+)
+
+
+def text_of(message: dict) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def detect_task(messages: list[dict]) -> tuple[str, str]:
+    """(task, user text): translate, metadata, qa, or text."""
+    users = [text_of(m) for m in messages if m.get("role") == "user"]
+    for text in users:  # the first user turn carries the data; later ones are re-asks
+        if _SEGMENT.search(text):
+            return "translate", text
+        if _PAPER.search(text):
+            return "metadata", text
+        if _QUESTION.search(text):
+            return "qa", text
+    return "text", "\n".join(users)
+
+
+def system_text(messages: list[dict]) -> str:
+    return "\n".join(text_of(m) for m in messages if m.get("role") in ("system", "developer"))
+
+
+# -- 1. translation -----------------------------------------------------------------------
+
+
+def translate_reply(user: str, *, korean: bool = False) -> str:
+    """``{"translations":[{"id","text"}]}`` for every ``<segment>``, in order."""
+    gm = _GLOSSARY.search(user)
+    glossary = parse_glossary(gm.group(1)) if gm else []
+    items = []
+    for seg_id, body in _SEGMENT.findall(user):
+        src = body.strip()
+        items.append({"id": seg_id, "text": src if korean else mock_translate(src, glossary)})
+    return json.dumps({"translations": items}, ensure_ascii=False)
+
+
+# -- 2. metadata ----------------------------------------------------------------------------
+
+
+def find_schema(response_format: dict | None, system: str) -> dict[str, Any] | None:
+    if response_format and response_format.get("type") == "json_schema":
+        return (response_format.get("json_schema") or {}).get("schema")
+    m = _SCHEMA_TAG.search(system)
+    candidates = [m.group(1)] if m else []
+    decoder = json.JSONDecoder()
+    for text in [*candidates, system]:
+        for i, ch in enumerate(text):
+            if ch != "{":
+                continue
+            try:
+                obj, _ = decoder.raw_decode(text[i:])
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and ("properties" in obj or "type" in obj):
+                return obj
+    return None
+
+
+def metadata_reply(user: str, schema: dict[str, Any] | None) -> str:
+    m = _PAPER.search(user)
+    paper = m.group(2) if m else user
+    if not schema:
+        schema = {
+            "type": "object",
+            "properties": {
+                "tldr": {"type": "string"},
+                "keywords": {"type": "array", "items": {"type": "string"}},
+            },
+        }
+    return json.dumps(SchemaFiller(paper, schema).fill(schema), ensure_ascii=False)
+
+
+# -- 3. question answering ------------------------------------------------------------------
+
+
+def qa_reply(user: str, system: str) -> str:
+    """Answer from the sources with ``[ID]`` citations, or the refusal phrase."""
+    rm = _REFUSAL.search(system) or _REFUSAL.search(user)
+    refusal = rm.group(1).strip() if rm else DEFAULT_REFUSAL
+    qm = _QUESTION.search(user)
+    question = qm.group(1).strip() if qm else ""
+    q_terms = content_terms(question)
+    weights = {t: (2 if any(c.isdigit() for c in t) or not t.isascii() else 1) for t in q_terms}
+    for t in latin_terms(question):  # names (LoRA, LLaMA2-7B) weigh more
+        if any(c.isupper() for c in t[1:]) or any(c.isdigit() for c in t):
+            weights[t.lower()] = 2
+    needed = max(1, min(2, sum(weights.values())))  # a one-word question needs its word
+    scored = []
+    for order, (sid, body) in enumerate(_SOURCE.findall(user)):
+        terms = content_terms(body)
+        score = sum(w for t, w in weights.items() if t in terms)
+        if score >= needed:
+            scored.append((-score, order, sid, body))
+    if not scored:
+        return refusal
+    scored.sort()
+    picked: list[str] = []
+    for _, _, sid, body in scored[:3]:
+        best = _best_sentence(body, weights)
+        if best:
+            picked.append(f"{best.rstrip()} [{sid}]")
+    if not picked:
+        return refusal
+    answer = " ".join(picked)
+    if has_hangul(question):
+        answer = "자료에 따르면 다음과 같습니다. " + answer
+    return answer
+
+
+def _best_sentence(body: str, weights: dict[str, int]) -> str | None:
+    best, best_score = None, 0
+    for sent in sentences(body):
+        if _INJECTION.search(sent):
+            continue  # text in sources is data: never repeat instructions found there
+        terms = content_terms(sent)
+        score = sum(w for t, w in weights.items() if t in terms)
+        if score > best_score:
+            best, best_score = sent, score
+    return best
+
+
+# -- 4. anything else -----------------------------------------------------------------------
+
+
+def text_reply(prompt: str) -> str:
+    terms = [t for t in latin_terms(prompt) if len(t) > 2][:8]
+    if not terms:
+        return "This issue collects recent AI research papers and summarizes what is new in each."
+    head = ", ".join(terms[:3])
+    rest = ", ".join(terms[3:6])
+    out = f"This issue covers {head}."
+    if rest:
+        out += f" It also looks at {rest}."
+    return out + " Each summary below links to the paper for details."
+
+
+# -- embeddings -------------------------------------------------------------------------------
+
+
+def embed_text(text: str, dims: int = EMBED_DIMS) -> list[float]:
+    """Hashed bag of words (Latin words, numbers, Hangul stems and bigrams), L2-normalised."""
+    vec = [0.0] * dims
+    feats = list(content_terms(text))
+    for word in re.findall(r"[\uac00-\ud7a3]+", text or ""):
+        feats.extend(word[i : i + 2] for i in range(len(word) - 1))
+    for f in feats:
+        h = hashlib.blake2b(f.encode(), digest_size=8).digest()
+        idx = int.from_bytes(h[:4], "big") % dims
+        vec[idx] += 1.0 if h[4] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vec))
+    if norm == 0:
+        vec[int(hashlib.blake2b((text or "").encode(), digest_size=4).hexdigest(), 16) % dims] = 1.0
+        return vec
+    return [v / norm for v in vec]

@@ -1,0 +1,72 @@
+"""Thread-safe request / token / HTTP-status accounting, and cost estimates."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from ..settings import LLMSettings
+
+
+class UsageMeter:
+    """Counts what one ``LLM`` instance spent.  Shared by worker threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0  # logical calls (one per SDK call, retries excluded)
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.http_status_counts: Counter[int] = Counter()
+        self.timeouts = 0
+        self.retries = 0  # HTTP responses that were 429/5xx, plus timeouts
+        self.invalid_replies = 0  # structured replies malformed, truncated or refused (re-asked)
+
+    def add_call(self, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+        with self._lock:
+            self.requests += 1
+            self.prompt_tokens += int(prompt_tokens or 0)
+            self.completion_tokens += int(completion_tokens or 0)
+
+    def add_tokens(self, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+        with self._lock:
+            self.prompt_tokens += int(prompt_tokens or 0)
+            self.completion_tokens += int(completion_tokens or 0)
+
+    def add_status(self, status: int) -> None:
+        with self._lock:
+            self.http_status_counts[int(status)] += 1
+            if status == 429 or status >= 500:
+                self.retries += 1
+
+    def add_invalid_reply(self) -> None:
+        with self._lock:
+            self.invalid_replies += 1
+
+    def add_timeout(self) -> None:
+        with self._lock:
+            self.timeouts += 1
+            self.retries += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "http_status_counts": {str(k): v for k, v in sorted(self.http_status_counts.items())},
+                "timeouts": self.timeouts,
+                "retries": self.retries,
+                "invalid_replies": self.invalid_replies,
+            }
+
+
+def estimate_cost(
+    prompt_tokens: int, completion_tokens: int, llm_settings: LLMSettings, *, batch: bool = False
+) -> float:
+    """USD for the given tokens at the configured per-million prices (Batch API: half price)."""
+    cost = (
+        prompt_tokens * llm_settings.price_input_per_million
+        + completion_tokens * llm_settings.price_output_per_million
+    ) / 1_000_000
+    return cost * 0.5 if batch else cost

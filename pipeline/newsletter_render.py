@@ -1,0 +1,104 @@
+"""Render an ``Issue`` with the Jinja2 templates in ``settings.templates_dir``.
+
+Data never becomes markup: HTML and XML templates autoescape; the Markdown
+environment escapes every ``{{ value }}`` through ``finalize`` (CommonMark
+backslash escapes), so a title like ``<script>`` or ``*x*`` renders as text.
+Templates mark deliberate Markdown with the ``mdurl`` filter (links) only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from datetime import date as Date
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+
+from .errors import ConfigError
+from .newsletter_model import Issue
+
+FORMATS: dict[str, tuple[str, str]] = {
+    # format -> (template, file suffix)
+    "md": ("newsletter.md.j2", ".md"),
+    "html": ("newsletter.html.j2", ".html"),
+    "rss": ("feed.xml.j2", ".xml"),
+}
+
+
+class MdSafe(str):
+    """A string the Markdown template may emit as is (already escaped or a URL)."""
+
+
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~$])")
+_MD_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=-])")
+_MD_ORDERED = re.compile(r"^(\s*\d+)([.)])(?=\s|$)")
+
+
+def md_escape(value: Any) -> str:
+    """Escape text for Markdown: one line, every inline special backslash-escaped."""
+    if value is None:
+        return ""
+    if isinstance(value, MdSafe):
+        return value
+    if not isinstance(value, str):
+        return str(value)
+    text = " ".join(value.split())
+    text = _MD_INLINE.sub(r"\\\1", text)
+    text = _MD_ENTITY.sub(r"\\&", text)
+    text = _MD_LINE_START.sub(r"\1\\\2", text)
+    text = _MD_ORDERED.sub(r"\1\\\2", text)
+    return text
+
+
+def md_url(url: str | None) -> MdSafe:
+    """A URL safe inside ``[text](url)``: brackets, spaces and quotes percent-encoded."""
+    if not url:
+        return MdSafe("")
+    return MdSafe(quote(url, safe=":/?#@!$&'*+,;=%-._~"))
+
+
+def rfc822(day: Date | None) -> str:
+    """RFC-822 date (as RSS wants) for the start of a digest day, UTC."""
+    if day is None:
+        day = Date(1970, 1, 1)
+    return format_datetime(datetime.combine(day, time(0, 0), tzinfo=UTC))
+
+
+def _environment(templates_dir: Path, fmt: str) -> jinja2.Environment:
+    common: dict[str, Any] = {
+        "loader": jinja2.FileSystemLoader(str(templates_dir)),
+        "undefined": jinja2.StrictUndefined,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+        "keep_trailing_newline": True,
+        "extensions": ["jinja2.ext.do"],
+    }
+    if fmt == "md":
+        env = jinja2.Environment(autoescape=False, finalize=md_escape, **common)  # noqa: S701 - escaped by finalize
+    else:
+        env = jinja2.Environment(autoescape=True, **common)
+    env.filters["mdurl"] = md_url
+    env.filters["rfc822"] = rfc822
+    return env
+
+
+def render(issue: Issue, fmt: str, templates_dir: Path, **extra: Any) -> str:
+    """Render one format of ``issue``; a broken or missing template is a ConfigError."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown newsletter format {fmt!r}; choose from {', '.join(FORMATS)}")
+    name = FORMATS[fmt][0]
+    env = _environment(templates_dir, fmt)
+    try:
+        template = env.get_template(name)
+        return template.render(issue=issue, **extra)
+    except jinja2.TemplateNotFound:
+        raise ConfigError(f"newsletter template {name} not found in {templates_dir}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"newsletter template {exc.filename or name}:{exc.lineno}: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(f"newsletter template {name}: {exc.message}") from None

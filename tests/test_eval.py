@@ -1,0 +1,139 @@
+"""Retrieval evaluation: metrics by hand, per kind and language, CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.errors import InputError
+from pipeline.evaluate import Metrics, evaluate_retrieval, load_questions, percentile
+from pipeline.index import index_stage
+from pipeline.parse import parse_stage
+from pipeline.settings import load_settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+QUESTIONS = FIXTURES / "retrieval_questions.jsonl"
+ENV = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("eval")
+    shutil.copy(FIXTURES / "retrieval_translations.jsonl", tmp / "translations.jsonl")
+    s = load_settings(
+        out_dir=tmp,
+        cache_dir=tmp / "cache",
+        progress="off",
+        llm={"provider": "mock"},
+        index={"embedding": "endpoint"},
+    )
+    parse_stage(s, [FIXTURES / "retrieval_digest.md"])
+    index_stage(s)
+    return s
+
+
+def test_metrics_by_hand():
+    m = Metrics.of([1, 2, None, 5])
+    assert m.n == 4
+    assert m.recall == {1: 0.25, 5: 0.75, 10: 0.75}
+    assert m.mrr == pytest.approx((1 + 0.5 + 0 + 0.2) / 4)
+    assert percentile([10.0, 20.0, 30.0, 40.0], 50) == pytest.approx(25.0)
+    assert percentile([5.0], 95) == 5.0
+
+
+def test_evaluate_small_question_file(settings):
+    report = evaluate_retrieval(settings, QUESTIONS, k=3)
+    ranks = [r.rank for r in report.results]
+    assert ranks == [1, 1, None]  # the last question's paper is not in the digests
+    assert report.overall.mrr == pytest.approx(2 / 3)
+    assert report.overall.recall[1] == pytest.approx(2 / 3)
+    assert report.by_lang["ko"].recall[1] == 1.0
+    assert report.by_kind["lookup"].mrr == pytest.approx(0.5)
+    lat = report.latency_ms()
+    assert lat["p50"] > 0 and lat["p95"] >= lat["p50"]
+    assert "| kind=ko | 1 | 1.000" in report.table()
+    assert [m["expected"] for m in report.as_dict()["misses"]] == ["0000.00000"]
+
+
+def test_single_retriever_evaluation(settings):
+    report = evaluate_retrieval(settings, QUESTIONS, k=3, retrievers=("bm25_ko",))
+    assert report.results[1].rank == 1 and report.retrievers == ("bm25_ko",)
+
+
+def test_question_file_errors(tmp_path):
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"question": "x"}\n')
+    with pytest.raises(InputError, match="arxiv_id"):
+        load_questions(bad)
+    with pytest.raises(InputError, match="not found"):
+        load_questions(tmp_path / "missing.jsonl")
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text('{"question": "무엇인가요?", "arxiv_id": "1"}\n')
+    assert load_questions(ok)[0].lang == "ko"
+
+
+def test_eval_cli_json(settings):
+    res = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "retrieval",
+            "--questions",
+            str(QUESTIONS),
+            "-k",
+            "5",
+            "--json",
+            "--out",
+            str(settings.out_dir),
+        ],
+        env=ENV,
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["overall"]["n"] == 3 and data["overall"]["mrr"] == pytest.approx(0.6667, abs=1e-4)
+    assert set(data["by_lang"]) == {"en", "ko"} and set(data["by_kind"]) == {"lookup", "ko"}
+    assert set(data["latency_ms"]) == {"p50", "p95"}
+
+
+def test_eval_cli_memory_reindexes(settings, tmp_path):
+    tm = tmp_path / "tm.jsonl"
+    tm.write_text(
+        json.dumps(
+            {
+                "ko": "39개 언어를 지원하는 공개 다국어 멀티모달 LLM인 Pangea를 소개합니다.",
+                "en": "Introduces Pangea, an open multilingual multimodal LLM for 39 languages.",
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
+    q = tmp_path / "q.jsonl"
+    q.write_text(
+        json.dumps({"question": "open multimodal LLM covering 39 languages", "arxiv_id": "2410.16153"}) + "\n"
+    )
+    res = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "retrieval",
+            "--questions",
+            str(q),
+            "--memory",
+            str(tm),
+            "--json",
+            "--out",
+            str(settings.out_dir),
+        ],
+        env=ENV,
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["overall"]["recall@1"] == 1.0
+    from pipeline.index import load_docs
+
+    pangea = next(d for d in load_docs(settings) if d.entry_id == "2410.16153")
+    assert "open multilingual multimodal LLM for 39 languages" in pangea.translated

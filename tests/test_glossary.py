@@ -1,0 +1,86 @@
+import logging
+
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.glossary import load_glossary, mine_glossary, parse_glossary, seed_glossary
+from pipeline.parse import parse_files
+
+
+def _seed_texts(seeds_dir):
+    report = parse_files([seeds_dir])
+    return [s.text for e in report.entries for s in e.sections]
+
+
+def test_parse_glossary_comments_disabled_and_bad_lines(caplog):
+    text = "# header\n확산 모델\tdiffusion model\n# 정렬\tAlignment\nbroken line\nabc\tdef\n\n미세 조정\tfine-tuning\n"
+    with caplog.at_level(logging.WARNING):
+        g = parse_glossary(text, "g.tsv")
+    assert g.entries == {"확산 모델": "diffusion model", "미세 조정": "fine-tuning"}
+    assert g.disabled == {"정렬"}
+    assert "g.tsv:4" in caplog.text and "g.tsv:5" in caplog.text
+
+
+def test_matches_prefers_longer_terms():
+    g = parse_glossary("언어 모델\tlanguage model\n대형 언어 모델\tlarge language model\n확산\tdiffusion\n")
+    assert g.matches("대형 언어 모델을 씁니다") == [("대형 언어 모델", "large language model")]
+    both = g.matches("대형 언어 모델과 작은 언어 모델")
+    assert ("언어 모델", "language model") in both and ("대형 언어 모델", "large language model") in both
+    assert g.matches("관계없는 문장") == []
+
+
+def test_mine_glossary_from_seeds(seeds_dir):
+    mined = mine_glossary(_seed_texts(seeds_dir))
+    assert 20 < len(mined) < 300
+    assert mined["확산 모델"].lower() == "diffusion models"
+    assert mined["미세 조정"].lower() == "fine-tuning"
+    assert mined["멀티모달 대형 언어 모델"] == "Multimodal Large Language Models"
+    for ko, en in mined.items():
+        assert ko.strip() and en.strip() and "\t" not in en
+        assert not any("\uac00" <= c <= "\ud7a3" for c in en)
+
+
+def test_seed_never_overwrites_user_edits(tmp_path, seeds_dir):
+    texts = _seed_texts(seeds_dir)
+    path = tmp_path / "glossary.tsv"
+    first = seed_glossary(path, texts)
+    assert first.created and len(first.added) > 20
+    # the user edits one entry, disables another and adds their own
+    lines = path.read_text(encoding="utf-8").splitlines()
+    edited = [
+        "확산 모델\tdiffusion model (edited)"
+        if ln.startswith("확산 모델\t")
+        else "# " + ln
+        if ln.startswith("미세 조정\t")
+        else ln
+        for ln in lines
+    ]
+    edited.append("나만의 용어\tmy own term")
+    path.write_text("\n".join(edited) + "\n", encoding="utf-8")
+    again = seed_glossary(path, texts)
+    assert again.added == [] and not again.created
+    g = load_glossary(path)
+    assert g.entries["확산 모델"] == "diffusion model (edited)"
+    assert "미세 조정" not in g.entries and "미세 조정" in g.disabled
+    assert g.entries["나만의 용어"] == "my own term"
+
+
+def test_glossary_cli_shows_and_rebuilds(tmp_path, seeds_dir):
+    runner = CliRunner()
+    out = tmp_path / "out"
+    assert runner.invoke(main, ["parse", str(seeds_dir), "--out", str(out)]).exit_code == 0
+    res = runner.invoke(main, ["glossary", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "확산 모델\tDiffusion Models" in res.output
+    path = out / "glossary.tsv"
+    text = path.read_text(encoding="utf-8").replace("확산 모델\tDiffusion Models", "확산 모델\tDM")
+    path.write_text(text, encoding="utf-8")
+    res = runner.invoke(main, ["glossary", "--out", str(out), "--rebuild"])
+    assert res.exit_code == 0, res.output
+    assert "확산 모델\tDM" in res.output
+
+
+def test_glossary_cli_without_parse_is_a_clean_error(tmp_path):
+    res = CliRunner().invoke(main, ["glossary", "--out", str(tmp_path / "none")])
+    assert res.exit_code == 3
+    assert "digest parse" in res.output and "Traceback" not in res.output

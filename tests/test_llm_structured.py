@@ -1,0 +1,210 @@
+"""complete_json: strict schemas, json_schema / json_object / auto modes, re-asks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, Field
+
+from pipeline.errors import LLMError
+from pipeline.llm import MockLLM, make_llm, strict_json_schema
+from pipeline.records import KeyResult, Metadata
+from pipeline.settings import load_settings
+
+
+class Seg(BaseModel):
+    id: str
+    text: str
+
+
+class Translations(BaseModel):
+    translations: list[Seg]
+
+
+class PaperFacts(BaseModel):
+    tldr: str
+    topic: Literal["language", "vision", "speech", "other"]
+    methods: list[str]
+    key_results: list[KeyResult]
+    venue: str | None = None
+
+
+class Recording(MockLLM):
+    """The mock, keeping the request bodies so tests can look at the wire."""
+
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.bodies: list[dict] = []
+
+    def handle(self, method, path, headers, body):
+        if path.endswith("/chat/completions"):
+            self.bodies.append(json.loads(body))
+        return super().handle(method, path, headers, body)
+
+
+TRANSLATE = [
+    {"role": "system", "content": "Translate each segment to English."},
+    {"role": "user", "content": '<segment id="s1">LoLDU는 0.00025%의 파라미터만 사용합니다.</segment>'},
+]
+PAPER = [
+    {"role": "system", "content": "Extract metadata."},
+    {
+        "role": "user",
+        "content": '<paper id="2410.13618">Title: LoLDU: Low-Rank Adaptation\nLoLDU는 LLaMA2-7B 언어 모델에서 '
+        "0.00025%의 파라미터로 미세 조정합니다. GLUE에서 평가했습니다.</paper>",
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+def _llm(tmp_path: Path, cache_dir: Path, mock: MockLLM, **llm: object):
+    settings = load_settings(None, out_dir=tmp_path, cache_dir=cache_dir, llm={"provider": "mock", **llm})
+    return make_llm(settings, mock=mock)
+
+
+def _walk(node):
+    if isinstance(node, dict):
+        yield node
+        for v in node.values():
+            yield from _walk(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v)
+
+
+def test_strict_schema_shape() -> None:
+    schema = strict_json_schema(Metadata)
+    assert "$defs" not in schema and "$ref" not in json.dumps(schema)
+    objects = [n for n in _walk(schema) if n.get("type") == "object"]
+    assert len(objects) >= 3  # Metadata, NumberMention, KeyResult
+    for obj in objects:
+        assert obj["additionalProperties"] is False
+        assert obj["required"] == list(obj["properties"])
+    for node in _walk(schema):
+        assert not {"default", "format", "title"} & set(node)
+    # optional fields stay nullable rather than optional
+    assert {"type": "null"} in schema["properties"]["tldr"]["anyOf"]
+
+
+def test_json_schema_mode_sends_strict_schema(tmp_path: Path, cache_dir: Path) -> None:
+    mock = Recording()
+    res = _llm(tmp_path, cache_dir, mock, json_mode="json_schema").complete_json(
+        PAPER, PaperFacts, schema_name="paper facts"
+    )
+    assert res.ok and res.attempts == 1 and not res.errors
+    rf = mock.bodies[0]["response_format"]
+    assert rf["type"] == "json_schema" and rf["json_schema"]["strict"] is True
+    assert rf["json_schema"]["name"] == "paper_facts"
+    assert rf["json_schema"]["schema"] == strict_json_schema(PaperFacts)
+    facts = res.value
+    assert isinstance(facts, PaperFacts)
+    assert facts.topic == "language"
+    assert {r.value for r in facts.key_results} <= {"7B", "0.00025%", "2", "7"}
+    assert any(m in facts.methods for m in ("LoLDU", "LLaMA2-7B", "GLUE", "Low-Rank"))
+
+
+def test_json_object_mode_puts_schema_in_system_prompt(tmp_path: Path, cache_dir: Path) -> None:
+    mock = Recording()
+    res = _llm(tmp_path, cache_dir, mock, json_mode="json_object").complete_json(
+        TRANSLATE, Translations, schema_name="translations"
+    )
+    assert res.ok and res.value.translations[0].id == "s1"
+    body = mock.bodies[0]
+    assert body["response_format"] == {"type": "json_object"}
+    assert body["messages"][0]["role"] == "system"
+    assert '"translations"' in body["messages"][0]["content"]
+    assert body["messages"][0]["content"].startswith("Translate each segment")
+
+
+def test_auto_falls_back_once_when_server_rejects_json_schema(tmp_path: Path, cache_dir: Path) -> None:
+    mock = Recording(reject_json_schema=True)
+    llm = _llm(tmp_path, cache_dir, mock, json_mode="auto")
+    first = llm.complete_json(PAPER, PaperFacts, schema_name="facts")
+    assert first.ok and [b["response_format"]["type"] for b in mock.bodies] == ["json_schema", "json_object"]
+    second = llm.complete_json(TRANSLATE, Translations, schema_name="translations")
+    assert second.ok and len(mock.bodies) == 3 and mock.bodies[2]["response_format"]["type"] == "json_object"
+    # a server that rejects json_schema when json_schema is demanded is a transport/config error
+    with pytest.raises(LLMError, match="HTTP 400"):
+        _llm(tmp_path, cache_dir, Recording(reject_json_schema=True), json_mode="json_schema").complete_json(
+            PAPER, PaperFacts, schema_name="facts"
+        )
+
+
+def test_reask_names_the_errors_after_malformed_output(tmp_path: Path, cache_dir: Path) -> None:
+    mock = Recording()
+    mock.script(["malformed"])
+    res = _llm(tmp_path, cache_dir, mock).complete_json(TRANSLATE, Translations, schema_name="t")
+    assert res.ok and res.attempts == 2
+    assert "not valid JSON" in res.errors[0]
+    retry = mock.bodies[1]["messages"]
+    assert retry[: len(TRANSLATE)] == TRANSLATE
+    assert retry[-2]["role"] == "assistant" and retry[-1]["role"] == "user"
+    assert "not valid JSON" in retry[-1]["content"]
+
+
+def test_validation_errors_never_raise(tmp_path: Path, cache_dir: Path) -> None:
+    class Strict(BaseModel):
+        tldr: str = Field(pattern=r"^IMPOSSIBLE-\d+$")  # the schema sent cannot carry this
+
+    mock = Recording()
+    res = _llm(tmp_path, cache_dir, mock).complete_json(PAPER, Strict, schema_name="s", max_reasks=2)
+    assert not res.ok and res.value is None and res.attempts == 3 and len(mock.bodies) == 3
+    assert all("tldr" in e for e in res.errors) and res.raw.startswith("{")
+    assert "tldr" in mock.bodies[2]["messages"][-1]["content"]
+
+
+def test_truncation_and_refusal_are_reported_and_reasked(tmp_path: Path, cache_dir: Path) -> None:
+    mock = Recording()
+    llm = _llm(tmp_path, cache_dir, mock)
+    mock.script(["truncate"])
+    res = llm.complete_json(TRANSLATE, Translations, schema_name="t")
+    assert res.ok and res.truncated and res.attempts == 2
+    assert mock.bodies[1]["max_tokens"] > mock.bodies[0]["max_tokens"]  # more room on the re-ask
+
+    mock.script(["truncate"])
+    res = llm.complete_json(TRANSLATE, Translations, schema_name="t", max_reasks=0)
+    assert not res.ok and res.truncated and res.attempts == 1
+
+    mock.script(["refusal", "refusal"])
+    res = llm.complete_json(TRANSLATE, Translations, schema_name="t")
+    assert not res.ok and res.refused and res.attempts == 2 and "refused" in res.errors[0]
+    mock.script(["refusal"])
+    res = llm.complete_json(TRANSLATE, Translations, schema_name="t")
+    assert res.ok and res.refused and res.attempts == 2
+
+
+def test_small_max_tokens_truncates_for_real(tmp_path: Path, cache_dir: Path) -> None:
+    llm = _llm(tmp_path, cache_dir, MockLLM())
+    comp = llm.complete(PAPER, max_tokens=5, response_format={"type": "json_object"})
+    assert comp.finish_reason == "length" and comp.completion_tokens == 5
+
+
+def test_auto_keeps_json_schema_after_an_unrelated_400(tmp_path: Path, cache_dir: Path) -> None:
+    class ContextTooLong(Recording):
+        def handle(self, method, path, headers, body):
+            if path.endswith("/chat/completions") and len(self.bodies) == 0:
+                self.bodies.append(json.loads(body))
+                msg = {
+                    "error": {
+                        "message": "This model's maximum context length is 8 tokens.",
+                        "type": "invalid_request_error",
+                        "param": "messages",
+                        "code": None,
+                    }
+                }
+                return 400, {"content-type": "application/json"}, json.dumps(msg).encode()
+            return super().handle(method, path, headers, body)
+
+    mock = ContextTooLong()
+    llm = _llm(tmp_path, cache_dir, mock)
+    with pytest.raises(LLMError, match="maximum context length"):
+        llm.complete_json(PAPER, PaperFacts, schema_name="facts")
+    assert llm.complete_json(PAPER, PaperFacts, schema_name="facts").ok
+    assert [b["response_format"]["type"] for b in mock.bodies] == ["json_schema", "json_schema"]

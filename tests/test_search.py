@@ -1,0 +1,149 @@
+"""Hybrid search: bilingual queries, filters, BM25 cache, CLI output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.index import index_stage
+from pipeline.lexical import tokenize_en, tokenize_ko
+from pipeline.parse import parse_stage
+from pipeline.search import Searcher, fusion_weights
+from pipeline.settings import load_settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def make_out(tmp: Path, **index: object):
+    shutil.copy(FIXTURES / "retrieval_translations.jsonl", tmp / "translations.jsonl")
+    shutil.copy(FIXTURES / "retrieval_metadata.jsonl", tmp / "metadata.jsonl")
+    settings = load_settings(
+        out_dir=tmp,
+        cache_dir=tmp / "cache",
+        progress="off",
+        llm={"provider": "mock"},
+        index={"embedding": "endpoint", **index},
+    )
+    parse_stage(settings, [FIXTURES / "retrieval_digest.md"])
+    index_stage(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    return make_out(tmp_path_factory.mktemp("search"))
+
+
+@pytest.fixture(scope="module")
+def searcher(indexed):
+    return Searcher(indexed)
+
+
+def ids(hits):
+    return [h.arxiv_id for h in hits]
+
+
+def test_english_and_korean_queries_find_the_same_entry(searcher):
+    en = searcher.search(
+        "Which work splits smartphone operation into planning, decision and reflection agents?", k=3
+    )
+    ko = searcher.search("스마트폰 조작을 계획, 결정, 반성 에이전트로 나눈 연구는?", k=3)
+    assert ids(en)[0] == "2406.01014"
+    assert ids(ko)[0] == "2406.01014"
+    assert "bm25_ko" in ko[0].ranks and "dense" not in ko[0].ranks  # all-Hangul: no English-only vectors
+
+
+def test_latin_terms_in_a_korean_query_match_english_text(searcher):
+    hits = searcher.search("MMMB 벤치마크", k=2)
+    assert ids(hits)[0] == "2406.02539"
+
+
+def test_filters_apply_to_every_retriever(searcher):
+    q = "multilingual multimodal model"
+    assert set(ids(searcher.search(q, since="2024-10-01"))) == {"2410.13232", "2412.07583", "2410.16153"}
+    assert set(ids(searcher.search(q, until="2024-06-30"))) <= {"2406.02539", "2406.01014"}
+    assert "2406.02539" in ids(searcher.search(q, until="2024-06-30"))
+    assert set(ids(searcher.search(q, topic="Agents"))) == {"2406.01014", "2410.13232"}
+    assert set(ids(searcher.search(q, min_votes=25))) == {"2410.13232", "2410.16153"}
+    assert ids(searcher.search(q, since="2024-10-01", topic="multimodal")) == ["2410.16153"]
+    assert searcher.search(q, since="2030-01-01") == []
+
+
+def test_results_are_ranked_and_scored(searcher):
+    hits = searcher.search("video diffusion on a mobile phone", k=5)
+    assert ids(hits)[0] == "2412.07583"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[0].relevance is not None and 0 < hits[0].relevance <= 1
+    assert hits[0].snippet and hits[0].date.isoformat() == "2024-12-11"
+
+
+def test_off_topic_query_has_low_relevance(searcher):
+    on = searcher.search("mixture of experts visual tokens for many languages", k=1)[0]
+    off = searcher.search("How do I bake sourdough bread at home?", k=1)
+    assert on.relevance > 0.5
+    assert not off or off[0].relevance < 0.25
+
+
+def test_korean_tokenizer_keeps_content_morphemes_and_latin_words():
+    toks = tokenize_ko("Parrot은 전문가 혼합(MoE)으로 언어별 시각 토큰을 만듭니다. 12,000개")
+    assert {"전문가", "혼합", "시각", "토큰", "만들"} <= set(toks)
+    assert {"parrot", "moe", "12000"} <= set(toks)
+    assert "은" not in toks and "으로" not in toks
+    assert tokenize_en("The agents improved") == ["agent", "improv"]
+
+
+def test_query_language_weights():
+    s = load_settings()
+    assert fusion_weights(s, "mixture of experts")["dense"] > 0
+    ko = fusion_weights(s, "전문가 혼합 모델")
+    assert ko["dense"] == 0 and ko["bm25_en"] == 0 and ko["bm25_ko"] == 1
+    mixed = fusion_weights(s, "MoE 기반 LLM 라우팅")
+    assert 0 < mixed["dense"] < s.search.weights_ko["dense"]
+
+
+def test_bm25_indexes_are_cached_on_disk(indexed):
+    cache = indexed.out_dir / "bm25"
+    Searcher(indexed, dense=False)
+    dirs = sorted(p.name for p in cache.iterdir())
+    assert len(dirs) == 2 and {d.split("-")[0] for d in dirs} == {"en", "ko"}
+    stamps = {p: (p / "done.json").stat().st_mtime_ns for p in cache.iterdir()}
+    Searcher(indexed, dense=False)
+    assert {p: (p / "done.json").stat().st_mtime_ns for p in cache.iterdir()} == stamps
+
+
+def test_search_cli_json_and_table(indexed):
+    runner = CliRunner()
+    base = ["--out", str(indexed.out_dir)]
+    env = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
+    res = runner.invoke(main, ["search", "world model web agents", "-k", "2", "--json", *base], env=env)
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert len(data) == 2 and data[0]["arxiv_id"] == "2410.13232"
+    assert {"arxiv_id", "title", "date", "votes", "score", "ranks", "snippet"} <= set(data[0])
+
+    res = runner.invoke(main, ["search", "world model web agents", "--min-votes", "30", *base], env=env)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].split()[:5] == ["#", "arXiv", "date", "votes", "score"]
+    assert "2410.13232" in lines[1] and "2024-10-21" in lines[1] and "40" in lines[1]
+    assert len(lines) == 2  # only one entry has 30+ votes and matches
+
+
+def test_search_cli_errors_cleanly_without_index(tmp_path):
+    res = CliRunner().invoke(main, ["search", "anything", "--out", str(tmp_path)])
+    assert res.exit_code == 3
+    assert "run `digest index` first" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.slow
+def test_local_model_bilingual_search(tmp_path):
+    settings = make_out(tmp_path, embedding="local")
+    s = Searcher(settings)
+    assert ids(s.search("language-specific visual tokens via mixture of experts", k=1)) == ["2406.02539"]
+    assert ids(s.search("언어별 시각 토큰을 만드는 전문가 혼합", k=1)) == ["2406.02539"]
+    assert "dense" in s.search("efficient video diffusion for phones", k=1)[0].ranks
