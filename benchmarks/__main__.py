@@ -37,6 +37,19 @@ def _sections(text: str) -> dict[str, str]:
     return found
 
 
+def _write(old: dict[str, str]) -> None:
+    parts = [
+        "# Benchmarks\n",
+        "Measured by `.venv/bin/python -m benchmarks` (not part of the test run). "
+        "Ratios are measured side by side in one run.\n",
+        f"**Machine:** {machine()}.\n",
+    ]
+    for name in BENCHES:
+        if name in old:
+            parts.append(f"<!-- bench:{name} -->\n{old[name]}<!-- /bench:{name} -->\n")
+    OUT.write_text("\n".join(parts))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks")
     ap.add_argument("names", nargs="*", help=", ".join(BENCHES))
@@ -57,16 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             f"## {mod.TITLE}\n\n_{stamp}, {time.perf_counter() - t0:.0f} s to run._\n\n{body.strip()}\n\n"
         )
         print(old[name], file=sys.stderr)
-    parts = [
-        "# Benchmarks\n",
-        "Measured by `.venv/bin/python -m benchmarks` (not part of the test run). "
-        "Ratios are measured side by side in one run.\n",
-        f"**Machine:** {machine()}.\n",
-    ]
-    for name in BENCHES:
-        if name in old:
-            parts.append(f"<!-- bench:{name} -->\n{old[name]}<!-- /bench:{name} -->\n")
-    OUT.write_text("\n".join(parts))
+        _write(old)  # after each benchmark, so a later failure loses nothing
     print(f"wrote {OUT}", file=sys.stderr)
     return 0
 

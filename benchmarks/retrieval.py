@@ -71,11 +71,25 @@ def cold_start(out: Path, query: str, runs: int = 3) -> float:
     return statistics.median(times)
 
 
-def main() -> int:
+TITLE = "Retrieval on the development set (digests 003 and 004)"
+
+
+def run() -> str:
+    """For `python -m benchmarks retrieval`: the same report, as Markdown."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        main([])
+    return buf.getvalue().replace("## Retrieval\n", "", 1)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", type=Path, help="Build in this folder and keep it.")
     parser.add_argument("--cold-runs", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     questions = EVAL_DIR / "questions-public.jsonl"
     if not questions.is_file() or not (EVAL_DIR / "tm-public.jsonl").is_file():
         print(f"skipped: eval files not found in {EVAL_DIR}")

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 INTRO_MAX_TOKENS = 300
 INTRO_MAX_PAPERS = 15  # the intro sees the top papers only: a short prompt, a focused intro
+INTRO_RETRIES = 2  # further requests when a reply is cut off or not prose
 PUBLISHED_MODE = 0o644
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
 
@@ -171,10 +172,18 @@ def _tag_safe(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
+def _not_prose(text: str) -> bool:
+    """A reply that opens like JSON or code is no intro (a garbled or misrouted reply)."""
+    return text.lstrip().startswith(("{", "["))
+
+
 def _clean_intro(text: str, finish_reason: str) -> str | None:
     text = text.strip()
     if text.startswith("```"):
         text = text.strip("`").strip()
+    if _not_prose(text):
+        log.warning("the newsletter intro came back as JSON or code, not prose; leaving it out")
+        return None
     if finish_reason == "length":  # cut off: keep whole sentences only
         cut = max(text.rfind(". "), text.rfind(".\n"), text.rfind("."))
         text = text[: cut + 1] if cut > 0 else ""
@@ -236,7 +245,9 @@ def _write_intros(settings: Settings, issues: list[Issue], llm: LLM | None, repo
             {"role": "user", "content": job.request},
         ]
         comp = the_llm.complete(messages, max_tokens=INTRO_MAX_TOKENS)
-        if comp.finish_reason == "length":  # cut off (a flaky endpoint?): ask once more before trimming
+        for _ in range(INTRO_RETRIES):  # cut off or garbled (a flaky endpoint?): ask again
+            if comp.finish_reason != "length" and not _not_prose(comp.text):
+                break
             comp = the_llm.complete(messages, max_tokens=INTRO_MAX_TOKENS)
         return _clean_intro(comp.text, comp.finish_reason)
 

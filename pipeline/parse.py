@@ -339,7 +339,10 @@ def parse_text(text: str, name: str) -> tuple[list[Entry], list[ParseIssue], int
         more = f" ({len(outside)} lines)" if len(outside) > 1 else ""
         issues.append(
             ParseIssue(
-                file=name, line=outside[0], severity="warning", message=f"text outside any entry ignored{more}"
+                file=name,
+                line=outside[0],
+                severity="warning",
+                message=f"text outside any entry ignored{more}",
             )
         )
     # drop sections left empty (a label with no text)

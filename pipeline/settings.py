@@ -93,9 +93,11 @@ class SearchSettings(_Section):
     # weighted reciprocal-rank fusion, by query language; for Korean queries the dense and
     # English-BM25 weights are scaled by the query's share of Latin letters
     weights_en: dict[str, float] = Field(
-        default_factory=lambda: {"dense": 0.3, "bm25_en": 1.0, "bm25_ko": 0.2})
+        default_factory=lambda: {"dense": 0.3, "bm25_en": 1.0, "bm25_ko": 0.2}
+    )
     weights_ko: dict[str, float] = Field(
-        default_factory=lambda: {"dense": 0.3, "bm25_en": 0.3, "bm25_ko": 1.0})
+        default_factory=lambda: {"dense": 0.3, "bm25_en": 0.3, "bm25_ko": 1.0}
+    )
 
 
 class AskSettings(_Section):

@@ -436,9 +436,12 @@ def translate_stage(settings: Settings, *, dry_run: bool = False, llm=None) -> T
 
             report.cost = estimate_cost(report.prompt_tokens, report.completion_tokens, settings.llm)
             if translator.abort is not None:
-                raise type(translator.abort)(
-                    f"{translator.abort} -- finished work is saved; re-run to resume"
+                hint = (
+                    "fix the setting, then re-run: finished work is saved"
+                    if isinstance(translator.abort, ConfigError)
+                    else "finished work is saved; re-run to resume"
                 )
+                raise type(translator.abort)(f"{translator.abort} -- {hint}")
 
         records = [_assemble(plan, journal, fresh, settings.llm.chat_model, report) for plan in plans]
         out = out_dir / "translations.jsonl"

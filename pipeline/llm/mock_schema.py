@@ -89,8 +89,10 @@ class SchemaFiller:
         self.paper = paper
         self.lower = paper.lower()
         self.defs = {**root.get("$defs", {}), **root.get("definitions", {})}
-        self.terms = latin_terms(paper)
-        self.salient = salient_terms(paper) or self.terms
+        # field labels such as "Title:" or "What's New:" are layout, not content
+        content = re.sub(r"(?m)^[ \t-]*[A-Z][A-Za-z' ]{0,30}:[ \t]", "", paper)
+        self.terms = latin_terms(content)
+        self.salient = salient_terms(content) or self.terms
         self.numbers = numbers(paper)
         title = paper_title(self.raw)
         self.title = mock_translate(title).strip() or (self.salient[0] if self.salient else "this work")
