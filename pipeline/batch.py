@@ -269,10 +269,12 @@ class SubmitReport:
         others = [r for r in self.pending if self.submitted is None or r.local_id != self.submitted.local_id]
         if self.submitted is None:
             if others:
-                waiting = ", ".join(f"{r.label} ({r.status or r.state})" for r in others)
+                # no status here: the journal's is the one seen at submission, likely stale
+                waiting = ", ".join(r.label for r in others)
                 lines.append(
                     f"nothing new to submit for {self.stage}: {sum(len(r.items) for r in others)} requests "
-                    f"are pending in batch(es) {waiting}; run `digest batch collect`"
+                    f"are pending in batch(es) {waiting}; see `digest batch status`, then run "
+                    "`digest batch collect`"
                 )
             else:
                 lines.append(f"nothing to submit for {self.stage}: every request is cached")

@@ -26,7 +26,7 @@ from .extract import extract_metadata, source_numbers, value_in_source
 from .korean import has_hangul
 from .progress import Progress
 from .records import Entry, KeyResult, Metadata, SectionTranslation
-from .runner import JobOutcome, run_jobs
+from .runner import JobOutcome, JobSkipped, run_jobs
 from .settings import Settings
 from .taxonomy import Topic
 
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 SCHEMA_NAME = "paper_metadata"
 MAX_OUTPUT_TOKENS = 1500  # a metadata object is ~300-600 tokens; doubled once on truncation
 LLM_ROUNDS = 2  # conversations per entry (each: one request + one re-ask)
+# stop after this many calls in a row failed even after the SDK's retries (endpoint down):
+# the rest would only fail the same way, each after its own retries
+ABORT_AFTER_FAILURES = 4
 EST_OUTPUT_TOKENS = 450  # --dry-run: completion tokens of one metadata object
 LLM_FIELDS = (
     "tldr",
@@ -198,6 +201,7 @@ class EnrichReport:
     completion_tokens: int = 0
     cost: float = 0.0
     batch_cost: float = 0.0
+    price_basis: str = ""  # --dry-run: model and prices the cost is estimated with
 
     @property
     def exit_code(self) -> int:
@@ -208,7 +212,8 @@ class EnrichReport:
             return (
                 f"dry run: {self.entries} entries, {self.from_cache} cached; {self.requests} requests to make; "
                 f"estimated {self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, "
-                f"~${self.cost:.4f} online, ~${self.batch_cost:.4f} with --batch (Batch API, half price)"
+                f"~${self.cost:.4f} online, ~${self.batch_cost:.4f} with --batch (Batch API, half price) "
+                f"for {self.price_basis}"
             )
         where = f" -> {self.out_path}" if self.out_path else ""
         parts = [f"enriched {self.entries} entries{where}"]
@@ -488,8 +493,11 @@ def _run_llm(
     cache = _cache(settings)
     before = llm.meter.snapshot()["requests"]
     fatal: list[BaseException] = []
+    failed_in_a_row = [0]
 
     def call(job: _Job) -> Any:
+        if fatal:  # a bad setting or an endpoint that is down: the rest is not attempted
+            raise JobSkipped()
         # a fresh conversation once more when the output was cut off or malformed (a flaky
         # endpoint); a refusal is final
         for _ in range(LLM_ROUNDS):
@@ -501,15 +509,26 @@ def _run_llm(
     def on_result(out: JobOutcome[_Job, Any]) -> None:
         job = out.job
         meta = metas[job.entry.id]
+        if isinstance(out.error, JobSkipped):
+            return
         if out.error is not None:
-            if isinstance(out.error, ConfigError):
-                fatal.append(out.error)
             msg = str(out.error) if isinstance(out.error, DigestError) else type(out.error).__name__
+            failed_in_a_row[0] += 1
+            if not fatal and isinstance(out.error, ConfigError):
+                fatal.append(out.error)
+            elif not fatal and failed_in_a_row[0] >= ABORT_AFTER_FAILURES:
+                fatal.append(
+                    LLMError(
+                        f"{msg} ({failed_in_a_row[0]} requests in a row failed; stopped) -- "
+                        "finished work is saved; re-run to resume"
+                    )
+                )
             log.warning("enrich %s: LLM call failed: %s", job.entry.id, msg)
             meta.llm_status = "failed"
             meta.flags.append("llm_error")
             report.llm_failed += 1
             return
+        failed_in_a_row[0] = 0
         res = out.result
         if res.ok:
             store_result(cache, job.key, res.value)
@@ -541,8 +560,10 @@ def _estimate(settings: Settings, jobs: list[_Job], report: EnrichReport) -> Non
     from .llm import estimate_cost
     from .llm.structured import strict_json_schema
     from .llm.tokens import count_message_tokens, count_tokens
+    from .llm.usage import price_basis
 
     model = settings.llm.chat_model
+    report.price_basis = price_basis(settings.llm)
     schema_tokens = count_tokens(json.dumps(strict_json_schema(LLMMetadata)), model)
     for job in jobs:
         report.prompt_tokens += count_message_tokens(job.messages, model) + schema_tokens

@@ -284,7 +284,28 @@ def get_collection(settings: Settings, client: Any, ef: Any, *, create: bool) ->
     try:
         return client.get_collection(name, embedding_function=ef)
     except Exception:
-        raise InputError(f"no index {name} at {store_location(settings)}: run `digest index` first") from None
+        raise InputError(
+            f"no index {name} at {store_location(settings)}: run `digest index` first"
+            + _other_indexes_hint(settings, client)
+        ) from None
+
+
+def _other_indexes_hint(settings: Settings, client: Any) -> str:
+    """When `digest index` ran with other embedding settings, say so: search and ask must use
+    the same ones (``DIGEST_INDEX__EMBEDDING=...``), or the index must be rebuilt."""
+    try:
+        others = [
+            c for c in client.list_collections() if c.name.startswith(settings.index.collection_prefix + "-")
+        ]
+    except Exception:
+        return ""
+    if not others:
+        return ""
+    built = ", ".join(f"{c.name} (embedding={(c.metadata or {}).get('embedding', '?')})" for c in others)
+    return (
+        f", or use the embedding settings it was built with: found {built}; "
+        "e.g. DIGEST_INDEX__EMBEDDING=endpoint for an index built with --embedding endpoint"
+    )
 
 
 def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
@@ -352,8 +373,22 @@ def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
         d.model_dump(mode="json") for d in load_docs(settings, missing_ok=True)
     ] != [d.model_dump(mode="json") for d in docs]:
         write_jsonl_atomic(docs_path, docs)
+    _build_lexical(settings, docs)
     log.info("index: %s", report.summary())
     return report
+
+
+def _build_lexical(settings: Settings, docs: list[IndexDoc]) -> None:
+    """Build (or find) the BM25 indexes now, so the first `digest search` doesn't pay for
+    Korean morphological analysis of the whole corpus.  Cached under a hash of the texts:
+    unchanged input costs a load."""
+    from .lexical import BM25Index
+
+    if not docs:
+        return
+    cache = settings.out_dir / "bm25"
+    BM25Index.load_or_build(cache, [d.english for d in docs], "en")
+    BM25Index.load_or_build(cache, [d.korean for d in docs], "ko")
 
 
 def load_docs(settings: Settings, *, missing_ok: bool = False) -> list[IndexDoc]:

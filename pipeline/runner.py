@@ -17,6 +17,11 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class JobSkipped(Exception):  # noqa: N818 - a signal, not a failure
+    """Raised by a job function to skip its job because the run is stopping (a fatal error
+    elsewhere); the job is not counted as progress."""
+
+
 @dataclass
 class JobOutcome(Generic[T, R]):
     job: T
@@ -59,7 +64,7 @@ def run_jobs(
         outcomes.append(out)
         if on_result is not None:
             on_result(out)
-        if progress is not None:
+        if progress is not None and not isinstance(exc, JobSkipped):
             progress.advance(weight(job) if weight else 1)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="digest-llm") as pool:

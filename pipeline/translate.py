@@ -30,7 +30,7 @@ from .parse import load_entries
 from .progress import Progress
 from .prompts import Prompt, load_prompt
 from .records import Entry, SectionTranslation
-from .runner import JobOutcome, run_jobs
+from .runner import JobOutcome, JobSkipped, run_jobs
 from .segments import Segment, join_parts, pack, split_text
 from .settings import Settings
 
@@ -79,6 +79,7 @@ class TranslateReport:
     fix_retries: int = 0  # segments re-asked with their validation problems
     cost: float = 0.0
     batch_cost: float = 0.0  # the same requests through the Batch API (half price)
+    price_basis: str = ""  # --dry-run: model and prices the cost is estimated with
     dry_run: bool = False
     glossary_terms: int = 0
     glossary_added: int = 0
@@ -96,8 +97,8 @@ class TranslateReport:
                 f"{self.origins.get('memory', 0)} from memory, {self.origins.get('source', 0)} already English; "
                 f"{self.segments_sent} segments to translate in {self.requests} requests; "
                 f"estimated {self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, "
-                f"~${self.cost:.4f} online, ~${self.batch_cost:.4f} with --batch (Batch API, half price); "
-                f"glossary {self.glossary_terms} terms"
+                f"~${self.cost:.4f} online, ~${self.batch_cost:.4f} with --batch (Batch API, half price) "
+                f"for {self.price_basis}; glossary {self.glossary_terms} terms"
             )
         o = self.origins
         parts = [
@@ -211,7 +212,7 @@ class _Translator:
 
     def translate_batch(self, segs: list[Segment]) -> dict[str, SegResult]:
         if self.abort is not None:
-            raise self.abort
+            raise JobSkipped()
         return self.revise(segs, self._group(segs, None))
 
     def revise(self, segs: list[Segment], results: dict[str, SegResult]) -> dict[str, SegResult]:
@@ -467,6 +468,8 @@ def _run(
         return sum(1 for s in batch if s.last_part)
 
     def on_result(outcome: JobOutcome[list[Segment], dict[str, SegResult]]) -> None:
+        if isinstance(outcome.error, JobSkipped):  # not attempted: the run is stopping
+            return
         if outcome.error is not None:
             err = outcome.error
             if not isinstance(err, DigestError):
@@ -578,8 +581,10 @@ def _estimate(
 ) -> None:
     from .llm import estimate_cost
     from .llm.tokens import count_message_tokens
+    from .llm.usage import price_basis
 
     model = settings.llm.chat_model
+    report.price_basis = price_basis(settings.llm)
     for batch in batches:
         messages, _ = build_messages(prompt, batch)
         report.prompt_tokens += count_message_tokens(messages, model)

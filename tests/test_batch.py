@@ -276,6 +276,8 @@ def test_enrich_batch_cycle_with_an_invalid_reply(tmp_path: Path) -> None:
     settings = _settings(tmp_path, "enrich_digest.md")
     dry = enrich_stage(settings, dry_run=True)
     assert dry.requests == 4 and dry.cost > 0 and dry.batch_cost == pytest.approx(dry.cost / 2)
+    # the estimate names the model and the prices it assumed (settings, not a price list)
+    assert f"for {settings.llm.chat_model} at $0.15 in / $0.6 out per 1M tokens" in dry.summary()
     assert not (settings.out_dir / "metadata.jsonl").exists()
 
     mock = RecordingMock(state_dir=settings.out_dir / ".mock-llm", korean_once="2406.03184")

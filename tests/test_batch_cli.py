@@ -42,6 +42,8 @@ def test_enrich_batch_cycle_and_dry_run_through_the_cli(tmp_path: Path) -> None:
     batch_id = re.search(r"(batch_\w+)", text).group(1)
     code, text = _invoke("enrich", "--batch", "--llm", "mock", "--out", out)
     assert code == 0 and "nothing new to submit" in text and batch_id in text
+    # no status from the journal (it was "validating" at submission, stale by now)
+    assert "validating" not in text and "digest batch status" in text
     code, text = _invoke("batch", "status", "--llm", "mock", "--out", out)
     assert code == 0 and "enrich" in text and batch_id in text and "completed" in text
     code, text = _invoke("batch", "collect", "--llm", "mock", "--out", out)

@@ -246,3 +246,30 @@ def test_server_without_json_schema_gets_the_schema_in_the_prompt(settings) -> N
     report, metas, _ = _run(settings, mock)
     assert all(m.llm_status == "ok" and m.topic for m in metas.values()) and report.exit_code == 0
     assert mock.stats["by_status"].get("400") == 1  # rejected once, json_object from then on
+
+
+def test_unknown_model_stops_at_the_first_reply(settings) -> None:
+    from pipeline.errors import ConfigError
+
+    s = settings.model_copy(update={"llm": settings.llm.model_copy(update={"chat_model": "no-such-model"})})
+    mock = MockLLM()
+    with pytest.raises(ConfigError, match="no-such-model"):
+        enrich_stage(s, llm=make_llm(s, mock=mock))
+    assert mock.stats["by_endpoint"].get("chat", 0) == 1  # the other entries are not tried
+
+
+def test_endpoint_down_stops_after_failures_in_a_row(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request fails even after retries: stop after a few instead of waiting out every
+    entry's retries; a later healthy run resumes."""
+    import pipeline.enrich as enrich_mod
+    from pipeline.errors import LLMError
+
+    monkeypatch.setattr(enrich_mod, "ABORT_AFTER_FAILURES", 2)
+    s = settings.model_copy(update={"llm": settings.llm.model_copy(update={"max_retries": 0})})
+    mock = MockLLM("rate=1.0,kinds=500")
+    with pytest.raises(LLMError, match="2 requests in a row failed") as info:
+        enrich_stage(s, llm=make_llm(s, mock=mock))
+    assert "re-run to resume" in str(info.value)
+    assert mock.stats["by_endpoint"].get("chat", 0) == 2
+    report, metas, _ = _run(settings)
+    assert report.llm_ok == len(IDS) and all(m.llm_status == "ok" for m in metas.values())

@@ -182,3 +182,32 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
     settings = make_out(tmp_path, chroma_url=f"http://127.0.0.1:{_free_port()}")
     with pytest.raises(ConfigError, match="cannot reach the Chroma server"):
         index_stage(settings)
+
+
+def test_index_prebuilds_the_lexical_indexes(tmp_path):
+    settings = make_out(tmp_path)
+    index_stage(settings)
+    built = sorted(p.name.split("-")[0] for p in (tmp_path / "bm25").iterdir())
+    assert built == ["en", "ko"]
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "bm25").iterdir()}
+    index_stage(settings)  # unchanged input: the same cached indexes, not rebuilt
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "bm25").iterdir()} == stamps
+
+
+def test_missing_index_names_the_one_built_with_other_settings(tmp_path):
+    """`digest index --embedding endpoint`, then a search with the default settings: the error
+    says which index exists and how to select it, not only "run `digest index` first"."""
+    from pipeline.embeddings import collection_name, embedding_function
+    from pipeline.errors import InputError
+
+    built = make_out(tmp_path)
+    index_stage(built)
+    other = built.model_copy(update={"index": built.index.model_copy(update={"chunk_tokens": 100})})
+    with pytest.raises(InputError) as info:
+        get_collection(other, open_client(other), embedding_function(other), create=False)
+    text = str(info.value)
+    assert "run `digest index` first" in text
+    from pipeline.index import CHUNKER_VERSION
+
+    assert f"found {collection_name(built, CHUNKER_VERSION)} (embedding=endpoint)" in text
+    assert "DIGEST_INDEX__EMBEDDING" in text

@@ -157,3 +157,38 @@ def test_list_models_and_shared_instance_across_threads(tmp_path: Path, cache_di
     assert faults > 0 and snap["retries"] == faults
     assert snap["requests"] == 13  # 12 completions + models.list
     assert mock.stats["by_endpoint"]["chat"] == 12 + faults
+
+
+def test_models_command_is_a_quick_check_without_the_full_retries(tmp_path: Path) -> None:
+    """`digest models` against an endpoint that keeps failing gives up after one retry."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    hits: list[str] = []
+
+    class Failing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path)
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", "0")
+            self.end_headers()
+            self.wfile.write(b'{"error": {"message": "down"}}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        res = CliRunner().invoke(main, ["models", "--base-url", url, "--out", str(tmp_path)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert res.exit_code == 4 and "HTTP 503" in res.output and "Traceback" not in res.output
+    assert len(hits) == 2  # one request + one retry (llm.max_retries is 5 for the stages)

@@ -147,3 +147,17 @@ def test_local_model_bilingual_search(tmp_path):
     assert ids(s.search("language-specific visual tokens via mixture of experts", k=1)) == ["2406.02539"]
     assert ids(s.search("언어별 시각 토큰을 만드는 전문가 혼합", k=1)) == ["2406.02539"]
     assert "dense" in s.search("efficient video diffusion for phones", k=1)[0].ranks
+
+
+def test_search_cli_topic_must_be_in_the_taxonomy(indexed):
+    runner = CliRunner()
+    base = ["--out", str(indexed.out_dir)]
+    env = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
+    # a misspelt topic is an error naming the valid ones, not a silent "no results"
+    res = runner.invoke(main, ["search", "web agents", "--topic", "agents", *base], env=env)
+    assert res.exit_code == 2 and "agents_robotics" in res.output and "no results" not in res.output
+    topic = json.loads(indexed.out_dir.joinpath("metadata.jsonl").read_text().splitlines()[0])["topic"]
+    res = runner.invoke(main, ["search", "model", "--topic", topic.upper(), "--json", *base], env=env)
+    assert res.exit_code == 0, res.output
+    hits = json.loads(res.stdout)
+    assert hits and all(h["topic"] == topic for h in hits)

@@ -71,3 +71,23 @@ def test_cli_bad_setting_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, ["config"])
     assert result.exit_code == 2
     assert "error: invalid settings" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["parse", "seeds"], ["translate", "--llm", "mock"], ["search", "x"]])
+def test_out_that_is_a_file_is_a_clean_error(tmp_path: Path, command: list[str]) -> None:
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("mine\n")
+    result = CliRunner().invoke(main, [*command, "--out", str(not_a_folder)])
+    assert result.exit_code == 2, result.output
+    assert "is a file, not a folder" in result.output and "Traceback" not in result.output
+    assert not_a_folder.read_text() == "mine\n"
+
+
+def test_os_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
+    """An output folder that cannot be created (its parent is a file) is reported, not raised."""
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(main, ["parse", "seeds", "--out", str(tmp_path / "file" / "sub")])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1].startswith("error: ")
+    assert str(tmp_path / "file") in result.output and "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)

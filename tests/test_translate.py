@@ -197,6 +197,13 @@ def test_memory_file_missing_is_an_input_error(tmp_path, fixtures):
         ],
     )
     assert res.exit_code == 3 and "nope.jsonl" in res.output and "Traceback" not in res.output
+    # `digest run --memory` reports it the same way (same message and exit status)
+    res = CliRunner().invoke(
+        main,
+        ["run", str(fixtures / FIXTURE), "--llm", "mock", "--out", str(settings.out_dir)]
+        + ["--memory", str(tmp_path / "nope.jsonl"), "--skip", "index", "--skip", "newsletter"],
+    )
+    assert res.exit_code == 3 and "translation memory file not found" in res.output
 
 
 @pytest.mark.parametrize("fault", ["429", "500", "timeout", "malformed", "truncate", "korean"])
@@ -315,6 +322,9 @@ def test_dry_run_makes_no_request_and_estimates(tmp_path, fixtures):
     assert mock.stats["total"] == 0
     assert report.requests == 1 and report.prompt_tokens > 500 and report.completion_tokens > 50
     assert report.cost > 0 and "dry run" in report.summary()
+    # the summary says which model and prices the cost assumes (they are settings, not looked up)
+    assert "$0.15 in / $0.6 out per 1M tokens" in report.summary()
+    assert settings.llm.chat_model in report.summary()
     assert not (settings.out_dir / "translations.jsonl").exists()
     # the estimate is close to what a real run then uses
     real, _ = run(settings)
@@ -349,6 +359,24 @@ def test_unknown_model_is_a_config_error(tmp_path, fixtures):
     with pytest.raises(ConfigError, match="no-such-model"):
         run(settings)
     assert not (settings.out_dir / "translations.jsonl").exists()
+
+
+def test_after_a_fatal_error_the_rest_is_skipped_and_not_shown_as_done(tmp_path, fixtures, caplog):
+    settings = make_settings(
+        tmp_path,
+        fixtures,
+        llm={"chat_model": "no-such-model", "concurrency": 1},
+        translate={"batch_tokens": 60},
+    ).model_copy(update={"progress": "plain"})
+    from pipeline.errors import ConfigError
+
+    with caplog.at_level(logging.INFO, logger="digest.progress"), pytest.raises(ConfigError):
+        _, mock = run(settings, mock=(mock := MockLLM()))
+    assert chat_requests(mock) == 1  # one failed request; no request for the other batches
+    todo = re.search(r"translate: (\d+) sections to do", caplog.text)
+    assert todo and int(todo.group(1)) == N_SECTIONS - 1
+    # the progress never claims the skipped sections were done
+    assert f"{N_SECTIONS - 1}/{N_SECTIONS - 1} sections" not in caplog.text
 
 
 def test_explicit_glossary_file_is_used_as_is(tmp_path, fixtures):

@@ -26,6 +26,11 @@ class DigestGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted; finished work is saved, re-run to resume", err=True)
             sys.exit(130)
+        except OSError as exc:  # unwritable --out, disk full, permission denied...
+            logging.getLogger(__name__).debug("OS error", exc_info=True)
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=DigestGroup)

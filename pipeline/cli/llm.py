@@ -57,6 +57,8 @@ def models_cmd(**opts: object) -> None:
     from ..llm import make_llm
 
     settings = build_settings(**opts)  # type: ignore[arg-type]
+    # a quick check: an endpoint that is down is reported in seconds, not after every retry
+    settings.llm.max_retries = min(settings.llm.max_retries, 1)
     for name in make_llm(settings).list_models():
         click.echo(name)
 

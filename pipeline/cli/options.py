@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..errors import ConfigError
 from ..settings import Settings, load_settings
 
 
@@ -69,7 +70,10 @@ def build_settings(
             overrides[key] = {**overrides[key], **value} if isinstance(overrides[key], dict) else value
         else:
             overrides[key] = value
-    return load_settings(config_file, **overrides)
+    settings = load_settings(config_file, **overrides)
+    if settings.out_dir.exists() and not settings.out_dir.is_dir():
+        raise ConfigError(f"output folder {settings.out_dir} is a file, not a folder: choose another --out")
+    return settings
 
 
 def memory_option(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..taxonomy import Topic
 from .options import build_settings, config_option, llm_options, out_option
 
 
@@ -52,11 +53,27 @@ def index_cmd(chroma_url: str | None, embedding: str | None, **opts: Any) -> Non
 @click.argument("query")
 @click.option("-k", "k", type=click.IntRange(min=1), default=None, help="Number of results (default 10).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Only digests from this date.")
 @click.option(
-    "--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Only digests up to this date."
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    default=None,
+    help="Only digests from this date.",
 )
-@click.option("--topic", default=None, help="Only entries of this topic (from enrich).")
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    default=None,
+    help="Only digests up to this date.",
+)
+@click.option(
+    "--topic",
+    type=click.Choice([t.value for t in Topic], case_sensitive=False),
+    metavar="TOPIC",
+    default=None,
+    help="Only entries of this topic (from enrich): " + ", ".join(t.value for t in Topic) + ".",
+)
 @click.option("--min-votes", type=int, default=None, help="Only entries with at least this many votes.")
 @config_option
 @out_option

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .options import build_settings, config_option, llm_options, out_option
+from .options import build_settings, config_option, llm_options, memory_option, out_option
+from .retrieval import chroma_option
 
 
 @click.command("run")
@@ -15,13 +16,8 @@ from .options import build_settings, config_option, llm_options, out_option
 @config_option
 @out_option
 @llm_options
-@click.option(
-    "--memory",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help='Translation memory: JSONL of {"ko", "en"} pairs reused without the LLM.',
-)
-@click.option("--chroma-url", default=None, help="Use a Chroma server instead of the embedded store.")
+@memory_option
+@chroma_option
 @click.option(
     "--skip",
     multiple=True,
@@ -30,7 +26,7 @@ from .options import build_settings, config_option, llm_options, out_option
 )
 def run_cmd(
     paths: tuple[Path, ...],
-    memory: Path | None,
+    memory_file: Path | None,
     chroma_url: str | None,
     skip: tuple[str, ...],
     **opts: object,
@@ -38,7 +34,9 @@ def run_cmd(
     """Parse, translate, enrich, index and write newsletters for PATHS (default: seeds/)."""
     from ..run import run_all
 
-    settings = build_settings(translate={"memory_file": memory}, index={"chroma_url": chroma_url}, **opts)  # type: ignore[arg-type]
+    settings = build_settings(
+        translate={"memory_file": memory_file}, index={"chroma_url": chroma_url}, **opts
+    )  # type: ignore[arg-type]
     report = run_all(settings, list(paths) or [Path("seeds")], skip=skip)
     click.echo(report.summary())
     sys.exit(report.exit_code)

@@ -61,6 +61,14 @@ class UsageMeter:
             }
 
 
+def price_basis(llm_settings: LLMSettings) -> str:
+    """How a cost estimate was priced, so a user sees when the prices don't match the model."""
+    return (
+        f"{llm_settings.chat_model} at ${llm_settings.price_input_per_million:g} in / "
+        f"${llm_settings.price_output_per_million:g} out per 1M tokens (llm.price_*_per_million)"
+    )
+
+
 def estimate_cost(
     prompt_tokens: int, completion_tokens: int, llm_settings: LLMSettings, *, batch: bool = False
 ) -> float:
