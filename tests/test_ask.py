@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from retrieval_helpers import make_retrieval_out
 
 from pipeline.ask import REFUSALS, AskSession, build_messages, check_citations, check_numbers, finish_answer
 from pipeline.cli import main
-from pipeline.index import index_stage
 from pipeline.llm import make_llm
 from pipeline.llm.mock import MockLLM
-from pipeline.parse import parse_stage
 from pipeline.prompts import load_prompt
-from pipeline.settings import load_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ENV = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
@@ -24,19 +21,7 @@ ENV = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ask")
-    shutil.copy(FIXTURES / "retrieval_translations.jsonl", tmp / "translations.jsonl")
-    shutil.copy(FIXTURES / "retrieval_metadata.jsonl", tmp / "metadata.jsonl")
-    s = load_settings(
-        out_dir=tmp,
-        cache_dir=tmp / "cache",
-        progress="off",
-        llm={"provider": "mock"},
-        index={"embedding": "endpoint"},
-    )
-    parse_stage(s, [FIXTURES / "retrieval_digest.md"])
-    index_stage(s)
-    return s
+    return make_retrieval_out(tmp_path_factory.mktemp("ask"))
 
 
 @pytest.fixture()

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from retrieval_helpers import make_retrieval_out
 
 from pipeline.cli import main
 from pipeline.errors import InputError
 from pipeline.evaluate import Metrics, evaluate_retrieval, load_questions, percentile
-from pipeline.index import index_stage
-from pipeline.parse import parse_stage
-from pipeline.settings import load_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 QUESTIONS = FIXTURES / "retrieval_questions.jsonl"
@@ -23,18 +20,7 @@ ENV = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("eval")
-    shutil.copy(FIXTURES / "retrieval_translations.jsonl", tmp / "translations.jsonl")
-    s = load_settings(
-        out_dir=tmp,
-        cache_dir=tmp / "cache",
-        progress="off",
-        llm={"provider": "mock"},
-        index={"embedding": "endpoint"},
-    )
-    parse_stage(s, [FIXTURES / "retrieval_digest.md"])
-    index_stage(s)
-    return s
+    return make_retrieval_out(tmp_path_factory.mktemp("eval"), metadata=False)
 
 
 def test_metrics_by_hand():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import time
@@ -11,28 +10,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from retrieval_helpers import make_retrieval_out
 
 from pipeline.index import get_collection, index_stage, load_docs, open_client
-from pipeline.parse import parse_stage
-from pipeline.settings import load_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHROMA = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "chroma"
 
 
 def make_out(tmp: Path, **index: object):
-    """An output folder with parsed fixture entries, translations and metadata."""
-    shutil.copy(FIXTURES / "retrieval_translations.jsonl", tmp / "translations.jsonl")
-    shutil.copy(FIXTURES / "retrieval_metadata.jsonl", tmp / "metadata.jsonl")
-    settings = load_settings(
-        out_dir=tmp,
-        cache_dir=tmp / "cache",
-        progress="off",
-        llm={"provider": "mock"},
-        index={"embedding": "endpoint", **index},
-    )
-    parse_stage(settings, [FIXTURES / "retrieval_digest.md"])
-    return settings
+    """An output folder with parsed fixture entries, translations and metadata (not indexed)."""
+    return make_retrieval_out(tmp, build_index=False, **index)
 
 
 def collection_ids(settings) -> dict[str, dict]:

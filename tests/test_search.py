@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from retrieval_helpers import make_retrieval_out
 
 from pipeline.cli import main
-from pipeline.index import index_stage
 from pipeline.lexical import tokenize_en, tokenize_ko
-from pipeline.parse import parse_stage
 from pipeline.search import Searcher, fusion_weights
 from pipeline.settings import load_settings
 
@@ -20,18 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def make_out(tmp: Path, **index: object):
-    shutil.copy(FIXTURES / "retrieval_translations.jsonl", tmp / "translations.jsonl")
-    shutil.copy(FIXTURES / "retrieval_metadata.jsonl", tmp / "metadata.jsonl")
-    settings = load_settings(
-        out_dir=tmp,
-        cache_dir=tmp / "cache",
-        progress="off",
-        llm={"provider": "mock"},
-        index={"embedding": "endpoint", **index},
-    )
-    parse_stage(settings, [FIXTURES / "retrieval_digest.md"])
-    index_stage(settings)
-    return settings
+    return make_retrieval_out(tmp, **index)
 
 
 @pytest.fixture(scope="module")
