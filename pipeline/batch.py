@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .artifacts import append_jsonl, content_hash, iter_jsonl_dicts, output_lock, write_text_atomic
 from .errors import ConfigError, DigestError
 from .settings import Settings
+from .store.jsonl import append_jsonl, content_hash, iter_jsonl_dicts, write_text_atomic
+from .store.layout import OutDir
+from .store.lock import output_lock
 
 if TYPE_CHECKING:
     from .llm import LLM
@@ -44,7 +46,6 @@ Stage = Literal["translate", "enrich"]
 STAGES: tuple[Stage, ...] = ("translate", "enrich")
 FINAL_STATUSES = ("completed", "failed", "expired", "cancelled")
 IN_FLIGHT = ("submitting", "uploaded", "submitted")  # their items must not be sent again
-LEDGER = "batches.jsonl"
 SEARCH_LIMIT = 2000  # remote files / batches scanned when resuming an interrupted submission
 
 
@@ -102,7 +103,7 @@ class Ledger:
     """``OUT/batches.jsonl``: every change appended (and fsynced) as a partial record."""
 
     def __init__(self, out_dir: Path) -> None:
-        self.path = Path(out_dir) / LEDGER
+        self.path = OutDir(out_dir).batch_ledger_path
         self._raw: dict[str, dict[str, Any]] = {}
         for d in iter_jsonl_dicts(self.path):
             if isinstance(d, dict) and isinstance(d.get("local_id"), str):
@@ -154,7 +155,7 @@ def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
 
 def warn_pending(settings: Settings, stage: str, keys: set[str], what: str) -> int:
     """The online path is about to send ``keys``: warn about those already waiting in a batch."""
-    if not (settings.out_dir / LEDGER).exists():
+    if not OutDir(settings.out_dir).batch_ledger_path.exists():
         return 0
     waiting = len(keys & Ledger(settings.out_dir).held_keys(stage))
     if waiting:
@@ -315,7 +316,7 @@ def _submit(
     digest = content_hash(data.encode())
     now = datetime.now(UTC)
     local_id = f"{stage}-{now:%Y%m%dT%H%M%S%f}-{digest[:8]}"
-    rel = f"batches/{local_id}.jsonl"
+    rel = OutDir.batch_request_file(local_id)
     write_text_atomic(settings.out_dir / rel, data)
     rec = BatchRecord(
         local_id=local_id,

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from .artifacts import content_hash
 from .errors import ConfigError
+from .store.jsonl import content_hash
 
 if TYPE_CHECKING:
     from .settings import Settings

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import taxonomy
-from .artifacts import JsonlCache, content_hash, output_lock, read_jsonl, write_jsonl_atomic
 from .errors import ConfigError, DigestError, LLMError
 from .extract import extract_metadata, source_numbers, value_in_source
 from .korean import has_hangul
@@ -28,6 +27,10 @@ from .progress import Progress
 from .records import Entry, KeyResult, Metadata, SectionTranslation
 from .runner import JobOutcome, JobSkipped, run_jobs
 from .settings import Settings
+from .store.journal import JsonlCache
+from .store.jsonl import content_hash, write_jsonl_atomic
+from .store.layout import OutDir
+from .store.lock import output_lock
 from .taxonomy import Topic
 
 if TYPE_CHECKING:
@@ -386,8 +389,7 @@ def _llm_configured(settings: Settings) -> bool:
 
 
 def _load_translations(settings: Settings) -> dict[tuple[str, int], SectionTranslation]:
-    path = settings.out_dir / "translations.jsonl"
-    return {(t.entry_id, t.index): t for t in read_jsonl(path, SectionTranslation)} if path.exists() else {}
+    return {(t.entry_id, t.index): t for t in OutDir(settings.out_dir).load_translations()}
 
 
 def plan_jobs(settings: Settings, report: EnrichReport | None = None) -> list[_Job]:
@@ -438,7 +440,7 @@ def enrich_stage(
             for job in jobs:
                 metas[job.entry.id].model = metas[job.entry.id].cache_key = None
 
-        out = settings.out_dir / "metadata.jsonl"
+        out = OutDir(settings.out_dir).metadata_path
         write_jsonl_atomic(out, (metas[e.id] for e in entries))
         report.out_path = out
         for m in metas.values():
@@ -480,7 +482,7 @@ def _plan(
 
 
 def _cache(settings: Settings) -> JsonlCache:
-    return JsonlCache(settings.out_dir / "cache" / "enrich.jsonl")
+    return JsonlCache(OutDir(settings.out_dir).journal_path("enrich"))
 
 
 def _run_llm(

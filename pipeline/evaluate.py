@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .artifacts import iter_jsonl_dicts
 from .errors import InputError
 from .search import RETRIEVERS, Searcher, query_language
 from .settings import Settings
+from .store.jsonl import iter_jsonl_dicts
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .artifacts import write_text_atomic
 from .errors import InputError
 from .korean import has_hangul, mine_term_pairs
+from .store.jsonl import write_text_atomic
+from .store.layout import OutDir
 
 log = logging.getLogger(__name__)
 
@@ -192,10 +193,10 @@ def _tsv(value: str) -> str:
 def glossary_stage(settings, *, rebuild: bool = False) -> GlossaryUpdate:  # noqa: ANN001 - Settings
     """``digest glossary``: the glossary, created from the parsed digests when missing;
     ``rebuild`` mines them again and appends the terms the file does not know yet."""
-    from .artifacts import output_lock
     from .parse import load_entries
+    from .store.lock import output_lock
 
-    path = Path(settings.translate.glossary_file or settings.out_dir / "glossary.tsv")
+    path = Path(settings.translate.glossary_file or OutDir(settings.out_dir).glossary_path)
     if path.exists() and not rebuild:
         return GlossaryUpdate(load_glossary(path), [], path)
     entries = load_entries(settings)

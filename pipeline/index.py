@@ -14,48 +14,23 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date as Date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
-
-from .artifacts import content_hash, iter_jsonl_dicts, read_jsonl, write_jsonl_atomic
 from .embeddings import collection_name, embedding_function
 from .errors import ConfigError, InputError
 from .korean import english_terms
 from .progress import Progress
-from .records import Entry, Metadata, SectionTranslation
+from .records import Entry, IndexDoc, Metadata, SectionTranslation
 from .settings import Settings
+from .store.jsonl import content_hash, iter_jsonl_dicts, write_jsonl_atomic
+from .store.layout import OutDir
 
 log = logging.getLogger(__name__)
 
 CHUNKER_VERSION = "sections-v1"
-DOCS_FILE = "index_docs.jsonl"
 _BATCH = 64
-
-
-class IndexDoc(BaseModel):
-    """One indexed entry: what the dense and lexical retrievers and ``ask`` see."""
-
-    entry_id: str
-    arxiv_id: str | None = None
-    title: str
-    date: Date | None = None
-    votes: int | None = None
-    topic: str | None = None
-    authors: list[str] = Field(default_factory=list)
-    english: str  # title + English sections, one per line
-    korean: str  # Korean source sections, one per line
-    translated: str = ""  # only the translated sections (and the tldr), one per line: for ``ask``
-    sections_translated: int = 0
-    sections_total: int = 0
-    chunks: list[str] = Field(default_factory=list)  # chunk ids, in order
-
-    @property
-    def cite_id(self) -> str:
-        return self.arxiv_id or self.entry_id
 
 
 @dataclass
@@ -162,14 +137,12 @@ def build_docs(
 def load_docs_inputs(settings: Settings) -> list[IndexDoc]:
     from .parse import load_entries
 
-    out = settings.out_dir
+    out = OutDir(settings.out_dir)
     entries = load_entries(settings)
-    translations = read_jsonl(out / "translations.jsonl", SectionTranslation)
-    metadata = read_jsonl(out / "metadata.jsonl", Metadata)
+    translations = out.load_translations()
+    metadata = out.load_metadata()
     if not translations:
-        log.warning(
-            "%s not found or empty: indexing titles and English terms only", out / "translations.jsonl"
-        )
+        log.warning("%s not found or empty: indexing titles and English terms only", out.translations_path)
     memory = load_translation_memory(settings.translate.memory_file)
     return build_docs(entries, translations, metadata, memory)
 
@@ -248,7 +221,7 @@ def open_client(settings: Settings) -> Any:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     url = settings.index.chroma_url
     if not url:
-        path = settings.out_dir / "chroma"
+        path = OutDir(settings.out_dir).chroma_dir
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     parts = urlsplit(url)
@@ -269,7 +242,7 @@ def open_client(settings: Settings) -> Any:
 
 
 def store_location(settings: Settings) -> str:
-    return settings.index.chroma_url or str(settings.out_dir / "chroma")
+    return settings.index.chroma_url or str(OutDir(settings.out_dir).chroma_dir)
 
 
 def get_collection(settings: Settings, client: Any, ef: Any, *, create: bool) -> Any:
@@ -368,7 +341,7 @@ def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
         len(to_update),
     )
 
-    docs_path = settings.out_dir / DOCS_FILE
+    docs_path = OutDir(settings.out_dir).index_docs_path
     if not docs_path.exists() or [
         d.model_dump(mode="json") for d in load_docs(settings, missing_ok=True)
     ] != [d.model_dump(mode="json") for d in docs]:
@@ -386,15 +359,10 @@ def _build_lexical(settings: Settings, docs: list[IndexDoc]) -> None:
 
     if not docs:
         return
-    cache = settings.out_dir / "bm25"
+    cache = OutDir(settings.out_dir).bm25_dir
     BM25Index.load_or_build(cache, [d.english for d in docs], "en")
     BM25Index.load_or_build(cache, [d.korean for d in docs], "ko")
 
 
 def load_docs(settings: Settings, *, missing_ok: bool = False) -> list[IndexDoc]:
-    path = settings.out_dir / DOCS_FILE
-    if not path.exists():
-        if missing_ok:
-            return []
-        raise InputError(f"{path} not found: run `digest index` first")
-    return read_jsonl(path, IndexDoc)
+    return OutDir(settings.out_dir).load_index_docs(missing_ok=missing_ok)

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .artifacts import content_hash
 from .korean import has_hangul
+from .store.jsonl import content_hash
 
 log = logging.getLogger(__name__)
 

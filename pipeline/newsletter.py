@@ -18,7 +18,6 @@ from datetime import date as Date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .artifacts import JsonlCache, content_hash, read_jsonl, write_text_atomic
 from .errors import ConfigError, DigestError, InputError
 from .newsletter_model import Issue, build_issue, entry_dates
 from .newsletter_render import FORMATS, render
@@ -26,6 +25,9 @@ from .progress import Progress
 from .records import Entry, Metadata, SectionTranslation
 from .runner import JobOutcome, run_jobs
 from .settings import Settings
+from .store.journal import JsonlCache
+from .store.jsonl import content_hash, write_text_atomic
+from .store.layout import OutDir
 
 if TYPE_CHECKING:
     from .llm import LLM
@@ -84,11 +86,11 @@ class _Inputs:
 def _load_inputs(settings: Settings) -> _Inputs:
     from .parse import load_entries
 
+    out = OutDir(settings.out_dir)
     entries = load_entries(settings)
-    tr_path = settings.out_dir / "translations.jsonl"
-    md_path = settings.out_dir / "metadata.jsonl"
-    translations = read_jsonl(tr_path, SectionTranslation)
-    metadata = read_jsonl(md_path, Metadata)
+    tr_path, md_path = out.translations_path, out.metadata_path
+    translations = out.load_translations()
+    metadata = out.load_metadata()
     if not tr_path.exists():
         log.warning("%s not found: papers are shown untranslated (run `digest translate`)", tr_path)
     if not md_path.exists():
@@ -212,7 +214,7 @@ def _write_intros(settings: Settings, issues: list[Issue], llm: LLM | None, repo
     from .prompts import load_prompt
 
     prompt = load_prompt(settings, settings.newsletter.prompt)
-    cache = JsonlCache(settings.out_dir / "cache" / "newsletter.jsonl")
+    cache = JsonlCache(OutDir(settings.out_dir).journal_path("newsletter"))
     llm_id = f"{settings.llm.provider}|{settings.llm.base_url or ''}|{settings.llm.chat_model}"
     jobs: list[_IntroJob] = []
     for issue in issues:
@@ -282,7 +284,7 @@ def _write_intros(settings: Settings, issues: list[Issue], llm: LLM | None, repo
 
 
 def _write_issue(settings: Settings, issue: Issue, formats: list[str], report: NewsletterReport) -> None:
-    out_dir = settings.out_dir / "newsletter"
+    out_dir = OutDir(settings.out_dir).newsletter_dir
     for fmt in formats:
         text = render(issue, fmt, settings.templates_dir)
         path = out_dir / f"{issue.slug}{FORMATS[fmt][1]}"

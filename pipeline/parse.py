@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
 
-from .artifacts import content_hash, write_jsonl_atomic
 from .errors import InputError
 from .records import Entry, ParseIssue, Provenance, Section
 from .settings import Settings
+from .store.jsonl import content_hash, write_jsonl_atomic
+from .store.layout import OutDir
 
 log = logging.getLogger(__name__)
 
@@ -415,19 +416,14 @@ def parse_stage(settings: Settings, paths: list[Path]) -> ParseReport:
     for issue in report.issues:
         (log.error if issue.severity == "error" else log.warning)("%s", issue)
     log.info("%s", report.summary())
-    out = settings.out_dir / "entries.jsonl"
+    out_dir = OutDir(settings.out_dir)
     if report.entries:
-        write_jsonl_atomic(out, report.entries)
-        report.out_path = out
-    write_jsonl_atomic(settings.out_dir / "parse_issues.jsonl", report.issues)
+        write_jsonl_atomic(out_dir.entries_path, report.entries)
+        report.out_path = out_dir.entries_path
+    write_jsonl_atomic(out_dir.parse_issues_path, report.issues)
     return report
 
 
 def load_entries(settings: Settings) -> list[Entry]:
     """Entries of the last parse; a clear error when parse has not run."""
-    from .artifacts import read_jsonl
-
-    path = settings.out_dir / "entries.jsonl"
-    if not path.exists():
-        raise InputError(f"{path} not found: run `digest parse` first")
-    return read_jsonl(path, Entry)
+    return OutDir(settings.out_dir).load_entries()

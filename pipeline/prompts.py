@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifacts import content_hash
 from .errors import ConfigError
 from .settings import Settings
+from .store.jsonl import content_hash
 
 
 @dataclass(frozen=True)

@@ -145,3 +145,26 @@ class Answer(BaseModel):
     removed_citations: list[str] = Field(default_factory=list)
     unsupported_numbers: list[str] = Field(default_factory=list)
     retrieved: list[Hit] = Field(default_factory=list)
+
+
+class IndexDoc(BaseModel):
+    """One indexed entry (index stage, ``index_docs.jsonl``): what the dense and lexical
+    retrievers and ``ask`` see."""
+
+    entry_id: str
+    arxiv_id: str | None = None
+    title: str
+    date: Date | None = None
+    votes: int | None = None
+    topic: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    english: str  # title + English sections, one per line
+    korean: str  # Korean source sections, one per line
+    translated: str = ""  # only the translated sections (and the tldr), one per line: for ``ask``
+    sections_translated: int = 0
+    sections_total: int = 0
+    chunks: list[str] = Field(default_factory=list)  # chunk ids, in order
+
+    @property
+    def cite_id(self) -> str:
+        return self.arxiv_id or self.entry_id

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .artifacts import output_lock
 from .settings import Settings
+from .store.lock import output_lock
 
 log = logging.getLogger(__name__)
 

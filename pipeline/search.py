@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .index import IndexDoc, get_collection, load_docs, open_client
+from .index import get_collection, load_docs, open_client
 from .korean import hangul_ratio, has_hangul
 from .lexical import BM25Index, tokenize_en, tokenize_ko
-from .records import Hit
+from .records import Hit, IndexDoc
 from .settings import Settings
+from .store.layout import OutDir
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class Searcher:
         if not self.docs:
             raise InputError(f"the index in {settings.out_dir} is empty: run `digest index`")
         self.position = {d.entry_id: i for i, d in enumerate(self.docs)}
-        cache = settings.out_dir / "bm25"
+        cache = OutDir(settings.out_dir).bm25_dir
         self.bm25_en = BM25Index.load_or_build(cache, [d.english for d in self.docs], "en")
         self.bm25_ko = BM25Index.load_or_build(cache, [d.korean for d in self.docs], "ko")
         self.collection = None

@@ -20,6 +20,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .errors import ConfigError
+from .store.layout import OutDir
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -144,7 +147,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
         if self.translate.glossary_file is None:
-            self.translate.glossary_file = self.out_dir / "glossary.tsv"
+            self.translate.glossary_file = OutDir(self.out_dir).glossary_path
         return self
 
     @property
@@ -197,8 +200,6 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     ``overrides`` whose value is None are dropped, so unset CLI flags never mask
     the environment or the file.
     """
-    from .errors import ConfigError
-
     path = config_file or config_file_from_env()
     if path is None and Path("digest.toml").is_file():
         path = Path("digest.toml")

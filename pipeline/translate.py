@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from .artifacts import JsonlCache, content_hash, output_lock, write_jsonl_atomic
 from .errors import ConfigError, DigestError, InputError, LLMError
 from .glossary import Glossary, load_glossary, mine_glossary, seed_glossary
 from .korean import has_hangul, missing_numbers
@@ -33,6 +32,10 @@ from .records import Entry, SectionTranslation
 from .runner import JobOutcome, JobSkipped, run_jobs
 from .segments import Segment, join_parts, pack, split_text
 from .settings import Settings
+from .store.journal import JsonlCache
+from .store.jsonl import content_hash, write_jsonl_atomic
+from .store.layout import OutDir
+from .store.lock import output_lock
 
 if TYPE_CHECKING:
     from .llm.structured import StructuredResult
@@ -306,8 +309,9 @@ def journal_results(journal: JsonlCache, results: dict[str, SegResult], model: s
 
 
 def _glossary_for(settings: Settings, entries: list[Entry], *, write: bool) -> tuple[Glossary, int]:
-    path = Path(settings.translate.glossary_file or settings.out_dir / "glossary.tsv")
-    default = path == settings.out_dir / "glossary.tsv"
+    default_path = OutDir(settings.out_dir).glossary_path
+    path = Path(settings.translate.glossary_file or default_path)
+    default = path == default_path
     if not default:
         if not path.exists():
             raise InputError(f"glossary file not found: {path}")
@@ -389,7 +393,7 @@ def plan_work(settings: Settings, report: TranslateReport, *, write_glossary: bo
     memory = load_memory(settings.translate.memory_file)
     prompt = load_prompt(settings, settings.translate.prompt)
     plans = plan_sections(entries, settings, prompt, glossary, memory)
-    journal = JsonlCache(settings.out_dir / "cache" / "translate.jsonl")
+    journal = JsonlCache(OutDir(settings.out_dir).journal_path("translate"))
     todo: dict[str, Segment] = {}
     for plan in plans:
         for seg, _ in plan.segments:
@@ -445,7 +449,7 @@ def translate_stage(settings: Settings, *, dry_run: bool = False, llm=None) -> T
                 raise type(translator.abort)(f"{translator.abort} -- {hint}")
 
         records = [_assemble(plan, journal, fresh, settings.llm.chat_model, report) for plan in plans]
-        out = out_dir / "translations.jsonl"
+        out = OutDir(out_dir).translations_path
         write_jsonl_atomic(out, records)
         report.out_path = out
         report.sections = len(records)

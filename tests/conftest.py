@@ -4,9 +4,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SEEDS = ROOT / "seeds"
+from tests.paths import FIXTURES, SEEDS
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from retrieval_helpers import make_retrieval_out
 
 from pipeline.ask import REFUSALS, AskSession, build_messages, check_citations, check_numbers, finish_answer
 from pipeline.cli import main
 from pipeline.llm import make_llm
 from pipeline.llm.mock import MockLLM
 from pipeline.prompts import load_prompt
+from tests.retrieval_helpers import make_retrieval_out
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ENV = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}

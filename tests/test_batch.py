@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from pipeline import batch as batch_mod
-from pipeline.artifacts import iter_jsonl_dicts, read_jsonl
 from pipeline.batch import Ledger, batch_status, collect, submit_stage
 from pipeline.enrich import enrich_stage
 from pipeline.korean import has_hangul
@@ -18,6 +16,8 @@ from pipeline.llm import batch_api as ba
 from pipeline.parse import parse_stage
 from pipeline.records import Metadata, SectionTranslation
 from pipeline.settings import load_settings
+from pipeline.store.jsonl import iter_jsonl_dicts, read_jsonl
+from pipeline.store.layout import OutDir
 from pipeline.translate import translate_stage
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -350,7 +350,7 @@ def test_status_without_batches_and_ledger_survives_a_torn_line(tmp_path: Path) 
     assert "no batches submitted" in batch_status(settings).summary()
     llm, _ = _llm(settings)
     submit_stage(settings, "translate", llm=llm)
-    with open(settings.out_dir / batch_mod.LEDGER, "a") as f:
+    with open(OutDir(settings.out_dir).batch_ledger_path, "a") as f:
         f.write('{"local_id": "translate-x", "sta')  # a crash mid-append
     (rec,) = Ledger(settings.out_dir).records()
     assert rec.state == "submitted"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from pipeline.artifacts import read_jsonl
 from pipeline.cli import main
 from pipeline.korean import has_hangul
 from pipeline.records import Metadata, SectionTranslation
+from pipeline.store.jsonl import read_jsonl
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DIGEST = Path(sys.executable).parent / "digest"

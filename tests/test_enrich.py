@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from pipeline.artifacts import content_hash, read_jsonl, write_jsonl_atomic
 from pipeline.enrich import enrich_stage
 from pipeline.extract import source_numbers, value_in_source
 from pipeline.korean import has_hangul
@@ -18,6 +17,7 @@ from pipeline.llm import MockLLM, make_llm
 from pipeline.parse import load_entries, parse_stage
 from pipeline.records import Metadata, SectionTranslation
 from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.store.jsonl import content_hash, read_jsonl, write_jsonl_atomic
 from pipeline.taxonomy import Topic
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "enrich_digest.md"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from retrieval_helpers import make_retrieval_out
 
 from pipeline.cli import main
 from pipeline.errors import InputError
 from pipeline.evaluate import Metrics, evaluate_retrieval, load_questions, percentile
+from tests.retrieval_helpers import make_retrieval_out
 
 FIXTURES = Path(__file__).parent / "fixtures"
 QUESTIONS = FIXTURES / "retrieval_questions.jsonl"

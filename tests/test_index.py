@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from retrieval_helpers import make_retrieval_out
 
 from pipeline.index import get_collection, index_stage, load_docs, open_client
+from tests.retrieval_helpers import make_retrieval_out
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHROMA = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "chroma"

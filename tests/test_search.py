@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from retrieval_helpers import make_retrieval_out
 
 from pipeline.cli import main
 from pipeline.lexical import tokenize_en, tokenize_ko
 from pipeline.search import Searcher, fusion_weights
 from pipeline.settings import load_settings
+from tests.retrieval_helpers import make_retrieval_out
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

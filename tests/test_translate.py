@@ -11,7 +11,6 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from pipeline.artifacts import read_jsonl
 from pipeline.cli import main
 from pipeline.korean import has_hangul, missing_numbers
 from pipeline.llm import MockLLM, make_llm
@@ -19,6 +18,7 @@ from pipeline.llm.mock import MockTransport
 from pipeline.parse import parse_stage
 from pipeline.records import SectionTranslation
 from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.store.jsonl import read_jsonl
 from pipeline.translate import translate_stage
 
 FIXTURE = "translate_digest.md"

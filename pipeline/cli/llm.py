@@ -30,12 +30,13 @@ def mock_llm_cmd(
 
     from ..llm.mock import MockLLM
     from ..llm.mock_server import make_server
+    from ..store.layout import OutDir
 
     settings = build_settings(**opts)  # type: ignore[arg-type]
     spec = settings.llm.mock_faults if faults is None else faults
     mock = MockLLM(
         spec,
-        state_dir=Path(state_dir) if state_dir else settings.out_dir / ".mock-llm",
+        state_dir=Path(state_dir) if state_dir else OutDir(settings.out_dir).mock_state_dir,
         reject_json_schema=reject_json_schema,
     )
     server = make_server(host, port, mock)

@@ -40,8 +40,8 @@ def _date(value: datetime | None) -> Any:
 @llm_options
 def index_cmd(chroma_url: str | None, embedding: str | None, **opts: Any) -> None:
     """Index OUT/entries.jsonl (+ translations, metadata) into Chroma for search and ask."""
-    from ..artifacts import output_lock
     from ..index import index_stage
+    from ..store.lock import output_lock
 
     settings = build_settings(**opts, index={"chroma_url": chroma_url, "embedding": embedding})
     with output_lock(settings.out_dir):
@@ -249,8 +249,8 @@ def eval_retrieval_cmd(
     **opts: Any,
 ) -> None:
     """Recall@1/5/10 and MRR overall, per kind and per language; latency p50/p95."""
-    from ..artifacts import output_lock
     from ..evaluate import evaluate_retrieval, report_json
+    from ..store.lock import output_lock
 
     settings = build_settings(
         **opts, index={"chroma_url": chroma_url}, translate={"memory_file": memory_file}

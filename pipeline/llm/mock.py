@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ..store.layout import OutDir
 from .faults import FaultDecider, FaultPlan, parse_fault_spec
 from .mock_tasks import (
     EMBED_DIMS,
@@ -345,7 +346,7 @@ _DEFAULT_LOCK = threading.Lock()
 
 def get_default_mock(settings: Settings) -> MockLLM:
     """The process-wide mock for this fault spec and output folder."""
-    state_dir = (settings.out_dir / ".mock-llm").resolve()
+    state_dir = OutDir(settings.out_dir).mock_state_dir.resolve()
     key = (settings.llm.mock_faults, str(state_dir))
     with _DEFAULT_LOCK:
         if key not in _DEFAULT_MOCKS:

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from pipeline.store import jsonl
+from pipeline.store.jsonl import (
+    append_jsonl,
+    content_hash,
+    iter_jsonl_dicts,
+    write_jsonl_atomic,
+    write_text_atomic,
+)
+
+
+def test_content_hash_stable_and_sensitive() -> None:
+    assert content_hash("a", 1) == content_hash("a", 1)
+    assert content_hash("a", 1) != content_hash("a", 2)
+    assert content_hash({"x": 1, "y": 2}) == content_hash({"y": 2, "x": 1})
+
+
+def test_atomic_write_and_torn_last_line(tmp_path: Path) -> None:
+    p = tmp_path / "r.jsonl"
+    write_jsonl_atomic(p, [{"a": 1}, {"a": 2}])
+    with open(p, "a") as f:
+        f.write('{"a": 3')  # a crash mid-append
+    assert [d["a"] for d in iter_jsonl_dicts(p)] == [1, 2]
+    append_jsonl(p, [{"a": 4}])  # a later append starts on a fresh line
+    assert [d["a"] for d in iter_jsonl_dicts(p)] == [1, 2, 4]
+    assert not list(tmp_path.glob(".r.jsonl.*"))
+
+
+def test_atomic_files_get_normal_permissions(tmp_path: Path) -> None:
+    p = tmp_path / "page.html"
+    write_text_atomic(p, "<p>x</p>")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask
+
+
+@pytest.mark.parametrize("writer", ["jsonl", "text"])
+def test_every_atomic_writer_goes_through_the_one_primitive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str
+) -> None:
+    """A crash at the rename leaves the old file whole and no temp file behind, for both writers
+    (they share one temp-file + fsync + os.replace primitive)."""
+    p = tmp_path / "out.jsonl"
+    write_text_atomic(p, '{"old": 1}\n')
+
+    def crash(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(jsonl.os, "replace", crash)
+    with pytest.raises(OSError):
+        if writer == "jsonl":
+            write_jsonl_atomic(p, [{"new": 1}])
+        else:
+            write_text_atomic(p, '{"new": 1}\n')
+    assert p.read_text() == '{"old": 1}\n'
+    assert [f.name for f in tmp_path.iterdir()] == ["out.jsonl"]
