@@ -17,12 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import InputError
-from .index import IndexDoc
-from .korean import has_hangul, output_numbers, source_numbers
 from .prompts import load_prompt
-from .records import Answer, Citation, Hit
+from .records import Answer, Citation, Hit, IndexDoc
 from .search import Searcher
 from .settings import Settings
+from .text.escape import escape_data
+from .text.hangul import has_hangul
+from .text.numbers import claimed_numbers, is_supported, supported_numbers
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ MAX_ANSWER_TOKENS = 800
 
 _BRACKET = re.compile(r"\s?\[([^\[\]\n]{1,300})\](?!\()")
 _ARXIV_LIKE = re.compile(r"^(?:arxiv:\s*)?(\d{4}\.\d{4,5})(?:v\d+)?$", re.I)
-_NUMBER = re.compile(r"(?<![A-Za-z0-9.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(\s?%)?")
 
 
 def answer_language(settings: Settings, question: str) -> str:
@@ -45,11 +45,6 @@ def answer_language(settings: Settings, question: str) -> str:
             raise InputError(f"unsupported answer language {lang!r}: use one of {', '.join(REFUSALS)}")
         return lang
     return "ko" if has_hangul(question) else "en"
-
-
-def _escape(text: str) -> str:
-    """Source text is data: no tag inside it may close ``<source>`` or open another."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def source_block(doc: IndexDoc, *, with_korean: bool) -> str:
@@ -63,7 +58,9 @@ def source_block(doc: IndexDoc, *, with_korean: bool) -> str:
         korean = doc.korean.split("\n", 1)[1] if "\n" in doc.korean else ""
         if korean.strip():
             parts.append("Korean original.\n" + korean.strip())
-    return f'<source id="{_escape(doc.cite_id)}">\n' + _escape("\n\n".join(parts)) + "\n</source>"
+    # source text is data: no tag inside it may close ``<source>`` or open another
+    body = escape_data("\n\n".join(parts))
+    return f'<source id="{escape_data(doc.cite_id, attribute=True)}">\n' + body + "\n</source>"
 
 
 def build_messages(
@@ -73,7 +70,7 @@ def build_messages(
         "{{language}}", LANGUAGE_NAMES[language]
     )
     blocks = [source_block(d, with_korean=language == "ko") for d in docs]
-    user = "\n\n".join(blocks) + f"\n\n<question>{_escape(question.strip())}</question>"
+    user = "\n\n".join(blocks) + f"\n\n<question>{escape_data(question.strip())}</question>"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -124,25 +121,14 @@ def check_citations(text: str, allowed: dict[str, IndexDoc]) -> tuple[str, list[
 def check_numbers(text: str, sources: list[IndexDoc]) -> list[str]:
     """Numbers in ``text`` that none of ``sources`` states (English or Korean text;
     1,000 == 1000; 730만 == 7.3 million; model names such as GPT-4 are not numbers)."""
-    supported: set[float] = set()
-    for doc in sources:
-        supported |= output_numbers(doc.english)
-        supported |= output_numbers(doc.korean)
-        supported |= output_numbers(doc.date.isoformat().replace("-", " ") if doc.date else "")
-        for _written, accepted in source_numbers(doc.korean):
-            supported |= accepted
-    prose = _BRACKET.sub(" ", text)
+    supported = supported_numbers(
+        [doc.korean for doc in sources],
+        [doc.english for doc in sources]
+        + [doc.date.isoformat().replace("-", " ") for doc in sources if doc.date],
+    )
     unsupported: list[str] = []
-    for m in _NUMBER.finditer(prose):
-        before = prose[max(0, m.start() - 2) : m.start()]
-        if re.match(r"[A-Za-z]-", before):  # GPT-4, Qwen-2
-            continue
-        whole = m.group(1).replace(",", "")
-        value = float(f"{whole}.{m.group(2)}") if m.group(2) else float(whole)
-        if any(abs(value - s) <= 1e-9 * max(1.0, abs(value)) for s in supported):
-            continue
-        written = m.group(0).strip()
-        if written not in unsupported:
+    for written, value in claimed_numbers(_BRACKET.sub(" ", text)):  # citations are no claims
+        if not is_supported(value, supported) and written not in unsupported:
             unsupported.append(written)
     return unsupported
 

@@ -185,7 +185,7 @@ def _translate_requests(
     only: set[str] | None = None,
     fixes: dict[str, Fix] | None = None,
 ) -> list[Request]:
-    from .segments import pack
+    from .text.segments import pack
     from .translate import TranslateReport, plan_work, request_params
 
     work = plan_work(settings, TranslateReport(), write_glossary=True)

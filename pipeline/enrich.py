@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,8 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import taxonomy
 from .errors import ConfigError, DigestError, LLMError
-from .extract import extract_metadata, source_numbers, value_in_source
-from .korean import has_hangul
+from .extract import extract_metadata
 from .progress import Progress
 from .records import Entry, KeyResult, Metadata, SectionTranslation
 from .runner import JobOutcome, JobSkipped, run_jobs
@@ -32,6 +30,9 @@ from .store.jsonl import content_hash, write_jsonl_atomic
 from .store.layout import OutDir
 from .store.lock import output_lock
 from .taxonomy import Topic
+from .text.escape import escape_data
+from .text.hangul import has_hangul
+from .text.numbers import supported_numbers, value_in_source
 
 if TYPE_CHECKING:
     from .llm import LLM
@@ -254,23 +255,13 @@ def _source_hashes(text: str) -> set[str]:
     return {content_hash(text)}  # as translate.py computes SectionTranslation.source_hash
 
 
-def _escape(text: str) -> str:
-    """Source text is data: nothing in it may look like a tag (``</paper>``, ``<segment>``,
-    ``<system>``...).  A ``<`` before a letter, ``/`` or ``!`` is escaped; ``<5%`` stays."""
-    return _TAG_START.sub("&lt;", text)
-
-
-_TAG_START = re.compile(r"<(?=[/!A-Za-z])")
-
-
 def paper_block(entry: Entry, english: list[str | None]) -> str:
     """The user message: the paper as data inside ``<paper id=...>`` tags."""
-    lines = [f"Title: {_escape(entry.title)}", ""]
+    lines = [f"Title: {escape_data(entry.title)}", ""]
     for s, en in zip(entry.sections, english, strict=True):
-        text = _escape(" ".join((en or s.text).split()))
+        text = escape_data(" ".join((en or s.text).split()))
         lines.append(f"- {s.label}: {text}" if s.label else f"- {text}")
-    pid = entry.id.replace('"', "")
-    return f'<paper id="{pid}">\n' + "\n".join(lines) + "\n</paper>"
+    return f'<paper id="{escape_data(entry.id, attribute=True)}">\n' + "\n".join(lines) + "\n</paper>"
 
 
 @dataclass
@@ -329,7 +320,7 @@ def merge_llm(meta: Metadata, value: LLMMetadata, entry: Entry, english: list[st
     Returns the number of values dropped."""
     korean = [entry.title, *(s.text for s in entry.sections)]
     english_texts = [e for e in english if e]
-    numbers = source_numbers(korean, english_texts)
+    numbers = supported_numbers(korean, english_texts)
     source_text = "\n".join([*korean, *english_texts])
     dropped = 0
 

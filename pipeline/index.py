@@ -14,18 +14,18 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from .embeddings import collection_name, embedding_function
 from .errors import ConfigError, InputError
-from .korean import english_terms
 from .progress import Progress
 from .records import Entry, IndexDoc, Metadata, SectionTranslation
 from .settings import Settings
-from .store.jsonl import content_hash, iter_jsonl_dicts, write_jsonl_atomic
+from .store.jsonl import content_hash, write_jsonl_atomic
 from .store.layout import OutDir
+from .text.memory import TranslationMemory, load_memory
+from .text.terms import english_terms
 
 log = logging.getLogger(__name__)
 
@@ -64,26 +64,11 @@ class IndexReport:
 # ---------------------------------------------------------------------------- documents
 
 
-def load_translation_memory(path: Path | None) -> dict[str, str]:
-    """``{"ko": ..., "en": ...}`` lines -> Korean -> English (exact source match)."""
-    if path is None:
-        return {}
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"translation memory not found: {path}")
-    memory: dict[str, str] = {}
-    for d in iter_jsonl_dicts(path):
-        ko, en = d.get("ko"), d.get("en")
-        if isinstance(ko, str) and isinstance(en, str) and ko.strip() and en.strip():
-            memory[ko.strip()] = en.strip()
-    return memory
-
-
 def build_docs(
     entries: list[Entry],
     translations: list[SectionTranslation],
     metadata: list[Metadata],
-    memory: dict[str, str] | None = None,
+    memory: TranslationMemory | None = None,
 ) -> list[IndexDoc]:
     """Assemble one document per entry from whatever stages have run."""
     by_section: dict[tuple[str, int], SectionTranslation] = {}
@@ -91,7 +76,7 @@ def build_docs(
         if t.text.strip():
             by_section[(t.entry_id, t.index)] = t  # the last record wins
     meta = {m.entry_id: m for m in metadata}
-    memory = memory or {}
+    memory = memory or TranslationMemory()
     docs: list[IndexDoc] = []
     for e in entries:
         english_lines = [e.title]
@@ -99,7 +84,7 @@ def build_docs(
         translated = 0
         for i, s in enumerate(e.sections):
             t = by_section.get((e.id, i))
-            text = t.text.strip() if t is not None else memory.get(s.text.strip())
+            text = t.text.strip() if t is not None else memory.lookup(s.text)
             if text:
                 translated += 1
                 translated_lines.append(f"{s.label}: {text}" if s.label else text)
@@ -143,7 +128,7 @@ def load_docs_inputs(settings: Settings) -> list[IndexDoc]:
     metadata = out.load_metadata()
     if not translations:
         log.warning("%s not found or empty: indexing titles and English terms only", out.translations_path)
-    memory = load_translation_memory(settings.translate.memory_file)
+    memory = load_memory(settings.translate.memory_file)
     return build_docs(entries, translations, metadata, memory)
 
 

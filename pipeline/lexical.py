@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .korean import has_hangul
 from .store.jsonl import content_hash
+from .text.hangul import has_hangul
 
 log = logging.getLogger(__name__)
 

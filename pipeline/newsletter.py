@@ -28,6 +28,8 @@ from .settings import Settings
 from .store.journal import JsonlCache
 from .store.jsonl import content_hash, write_text_atomic
 from .store.layout import OutDir
+from .text.escape import escape_data
+from .text.hangul import has_hangul
 
 if TYPE_CHECKING:
     from .llm import LLM
@@ -38,7 +40,6 @@ INTRO_MAX_TOKENS = 300
 INTRO_MAX_PAPERS = 15  # the intro sees the top papers only: a short prompt, a focused intro
 INTRO_RETRIES = 2  # further requests when a reply is cut off or not prose
 PUBLISHED_MODE = 0o644
-_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
 
 
 @dataclass
@@ -155,23 +156,18 @@ def _intro_request(issue: Issue) -> str:
     """The user message: the issue's papers as tagged data (never instructions)."""
     lines = [f'<issue dates="{issue.date_label}" papers="{len(issue.papers)}">']
     counts = ", ".join(f"{g.label}: {len(g.papers)}" for g in issue.groups)
-    lines.append(f"<topics>{_tag_safe(counts)}</topics>")
+    lines.append(f"<topics>{escape_data(counts)}</topics>")
     for p in issue.papers[:INTRO_MAX_PAPERS]:
         summary = p.tldr or p.summary or ""
         votes = "" if p.votes is None else str(p.votes)
         lines.append(
-            f'<paper votes="{votes}" topic="{_tag_safe(p.topic_label)}">'
-            f"<title>{_tag_safe(p.title)}</title>"
-            + (f"<summary>{_tag_safe(summary)}</summary>" if summary else "")
+            f'<paper votes="{votes}" topic="{escape_data(p.topic_label, attribute=True)}">'
+            f"<title>{escape_data(p.title)}</title>"
+            + (f"<summary>{escape_data(summary)}</summary>" if summary else "")
             + "</paper>"
         )
     lines.append("</issue>")
     return "\n".join(lines)
-
-
-def _tag_safe(text: str) -> str:
-    """Keep data from closing our tags: angle brackets and quotes become entities."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def _not_prose(text: str) -> bool:
@@ -192,7 +188,7 @@ def _clean_intro(text: str, finish_reason: str) -> str | None:
     text = "\n\n".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip())
     if not text:
         return None
-    if _HANGUL.search(text):
+    if has_hangul(text):
         log.warning("the newsletter intro came back with Korean text; leaving it out")
         return None
     return text

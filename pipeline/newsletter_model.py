@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 
 from . import taxonomy
 from .records import Entry, KeyResult, Metadata, SectionTranslation
+from .text.hangul import has_hangul
 
 UNCATEGORISED = "Uncategorised"
 MAX_AUTHORS = 3
 MAX_KEY_RESULTS = 3
 MAX_METRIC_CHARS = 80
 MAX_CONTEXT_CHARS = 120  # key results are a glance, not a paragraph
-_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
 
 
 @dataclass
@@ -179,7 +179,7 @@ def build_paper(entry: Entry, translations: list[SectionTranslation], meta: Meta
     n_sections = len(entry.sections)
     translated_all = n_sections == 0 or all(i in by_index for i in range(n_sections))
     # an "English" translation that still holds Hangul was not really translated
-    hangul_left = any(_HANGUL.search(t.text) for t in by_index.values())
+    hangul_left = any(has_hangul(t.text) for t in by_index.values())
     translation_pending = not translated_all or hangul_left
 
     tldr = _one_line(meta.tldr) if meta else None
@@ -188,7 +188,7 @@ def build_paper(entry: Entry, translations: list[SectionTranslation], meta: Meta
 
     summary = summary_label = korean = None
     if tldr is None:
-        english = [by_index[i] for i in sorted(by_index) if not _HANGUL.search(by_index[i].text)]
+        english = [by_index[i] for i in sorted(by_index) if not has_hangul(by_index[i].text)]
         if english:
             first = english[0]
             summary, summary_label = _one_line(first.text), first.label

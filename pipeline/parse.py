@@ -21,6 +21,7 @@ from .records import Entry, ParseIssue, Provenance, Section
 from .settings import Settings
 from .store.jsonl import content_hash, write_jsonl_atomic
 from .store.layout import OutDir
+from .text.urls import arxiv_from_url, find_urls
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,6 @@ _VOTE = re.compile(r"^Votes?\s*:\s*(.*)$", re.IGNORECASE)
 _AUTHORS = re.compile(r"^Authors?\s*:\s*(.*)$", re.IGNORECASE)
 _BULLET = re.compile(r"^\s{0,3}[-*+]\s+(.*)$")
 _LABEL = re.compile(r"^\*{2,3}\s*(?P<label>[^*]+?)\s*:?\s*\*{2,3}\s*:?\s*(?P<rest>.*)$")
-_ARXIV = re.compile(
-    r"(?:arxiv\.org/(?:abs|pdf|html)/|huggingface\.co/papers/)"
-    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?P<v>v\d+)?",
-    re.IGNORECASE,
-)
-# a URL ends at whitespace, Hangul, or a closing bracket / quote
-_URL = re.compile(r"https?://[^\s<>\"'`\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3)\]]+")
-_URL_TRAIL = ".,;:!?"
 
 
 @dataclass
@@ -137,15 +130,6 @@ def decode_digest(data: bytes, name: str) -> tuple[str | None, list[ParseIssue]]
     return data.decode("utf-8", errors="replace"), issues
 
 
-def extract_links(text: str) -> list[str]:
-    out: list[str] = []
-    for m in _URL.finditer(text):
-        url = m.group(0).rstrip(_URL_TRAIL)
-        if url not in out:
-            out.append(url)
-    return out
-
-
 def parse_authors(raw: str) -> list[str]:
     raw = raw.strip()
     if not raw:
@@ -162,15 +146,6 @@ def parse_authors(raw: str) -> list[str]:
                 return [n.strip() for n in names if n.strip()]
             raw = raw.strip("[]")
     return [a.strip().strip("'\"") for a in re.split(r"[,;]", raw) if a.strip().strip("'\"")]
-
-
-def arxiv_from_url(url: str | None) -> tuple[str | None, str | None]:
-    if not url:
-        return None, None
-    m = _ARXIV.search(url)
-    if not m:
-        return None, None
-    return m.group("id"), m.group("v")
 
 
 @dataclass
@@ -232,7 +207,7 @@ def parse_text(text: str, name: str) -> tuple[list[Entry], list[ParseIssue], int
         entry_id = arxiv_id or "title-" + content_hash(d.title.casefold(), length=12)
         links: list[str] = []
         for s in d.sections:
-            for u in extract_links(s.text):
+            for u in find_urls(s.text):
                 if u not in links:
                     links.append(u)
         entries.append(

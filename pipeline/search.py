@@ -19,11 +19,11 @@ import numpy as np
 
 from .errors import InputError
 from .index import get_collection, load_docs, open_client
-from .korean import hangul_ratio, has_hangul
 from .lexical import BM25Index, tokenize_en, tokenize_ko
 from .records import Hit, IndexDoc
 from .settings import Settings
 from .store.layout import OutDir
+from .text.hangul import hangul_ratio, has_hangul
 
 log = logging.getLogger(__name__)
 

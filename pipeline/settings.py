@@ -75,7 +75,7 @@ class TranslateSettings(_Section):
     batch_tokens: int = 1200  # source tokens per request
     max_section_tokens: int = 600  # longer sections are split
     glossary_file: Path | None = None  # default: <out_dir>/glossary.tsv
-    memory_file: Path | None = None
+    memory_file: Path | list[Path] | None = None  # one file or several: a later file's pair wins
 
 
 class EnrichSettings(_Section):

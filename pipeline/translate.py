@@ -22,20 +22,22 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from .errors import ConfigError, DigestError, InputError, LLMError
-from .glossary import Glossary, load_glossary, mine_glossary, seed_glossary
-from .korean import has_hangul, missing_numbers
-from .memory import TranslationMemory, load_memory
 from .parse import load_entries
 from .progress import Progress
 from .prompts import Prompt, load_prompt
 from .records import Entry, SectionTranslation
 from .runner import JobOutcome, JobSkipped, run_jobs
-from .segments import Segment, join_parts, pack, split_text
 from .settings import Settings
 from .store.journal import JsonlCache
 from .store.jsonl import content_hash, write_jsonl_atomic
 from .store.layout import OutDir
 from .store.lock import output_lock
+from .text.escape import escape_data, unescape_data
+from .text.glossary import Glossary, GlossaryUpdate, load_glossary, mine_glossary, seed_glossary
+from .text.hangul import hangul_runs, has_hangul
+from .text.memory import TranslationMemory, load_memory
+from .text.numbers import missing_numbers
+from .text.segments import Segment, join_parts, pack, split_text
 
 if TYPE_CHECKING:
     from .llm.structured import StructuredResult
@@ -139,7 +141,7 @@ def validate(source: str, translation: str, glossary: tuple[tuple[str, str], ...
     if not translation.strip():
         return ["empty translation"]
     if has_hangul(translation):
-        left = re.findall(r"[\uac00-\ud7a3]+", translation)[:3]
+        left = hangul_runs(translation)[:3]
         problems.append("Korean text left untranslated: " + ", ".join(left))
     missing = missing_numbers(source, translation)
     if missing:
@@ -169,19 +171,6 @@ class _SectionPlan:
     memory_parts: dict[int, str] = field(default_factory=dict)
 
 
-def _escape(text: str) -> str:
-    """Source text must not be able to close or open our tags."""
-    return _TAG.sub(r"‹\1\2", text)
-
-
-def _unescape(text: str) -> str:
-    return _ESCAPED_TAG.sub(r"<\1\2", text)
-
-
-_TAG = re.compile(r"<(/?)(segment|glossary|problems)", re.I)
-_ESCAPED_TAG = re.compile(r"‹(/?)(segment|glossary|problems)", re.I)
-
-
 def build_messages(
     prompt: Prompt, segs: list[Segment], problems: dict[str, list[str]] | None = None
 ) -> tuple[list[dict], dict[str, Segment]]:
@@ -197,7 +186,7 @@ def build_messages(
         ]
         if lines:
             blocks.append("<problems>\n" + "\n".join(lines) + "\n</problems>")
-    blocks.append("\n".join(f'<segment id="{sid}">{_escape(s.text)}</segment>' for sid, s in ids.items()))
+    blocks.append("\n".join(f'<segment id="{sid}">{escape_data(s.text)}</segment>' for sid, s in ids.items()))
     user = "\n\n".join(blocks)
     return [{"role": "system", "content": prompt.text}, {"role": "user", "content": user}], ids
 
@@ -279,7 +268,7 @@ def parse_reply(res: StructuredResult, ids: dict[str, Segment]) -> tuple[dict[st
             f"extra {sorted(set(got) - set(ids))}, duplicated {dup})"
         )
     by_id = {item.id.strip(): item.text for item in value.translations}
-    return {s.key: _unescape(by_id[sid].strip()) for sid, s in ids.items()}, ""
+    return {s.key: unescape_data(by_id[sid].strip()) for sid, s in ids.items()}, ""
 
 
 def problems_of(segs: list[Segment], results: dict[str, SegResult]) -> dict[str, list[str]]:
@@ -326,6 +315,17 @@ def _glossary_for(settings: Settings, entries: list[Entry], *, write: bool) -> t
     new = {k: v for k, v in mine_glossary(texts).items() if k not in g.entries and k not in g.disabled}
     g.entries.update(new)
     return g, len(new)
+
+
+def glossary_stage(settings: Settings, *, rebuild: bool = False) -> GlossaryUpdate:
+    """``digest glossary``: the glossary, created from the parsed digests when missing;
+    ``rebuild`` mines them again and appends the terms the file does not know yet."""
+    path = Path(settings.translate.glossary_file or OutDir(settings.out_dir).glossary_path)
+    if path.exists() and not rebuild:
+        return GlossaryUpdate(load_glossary(path), [], path)
+    entries = load_entries(settings)
+    with output_lock(settings.out_dir):
+        return seed_glossary(path, [s.text for e in entries for s in e.sections])
 
 
 def segment_key(text: str, model: str, prompt_sha: str, glossary: tuple, temperature: float) -> str:

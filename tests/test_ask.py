@@ -116,7 +116,7 @@ def test_instruction_inside_a_source_is_not_followed(settings, session):
     msgs = build_messages(prompt.text, "What is it?", [doc], "en")
     user = msgs[1]["content"]
     assert user.count("<question>") == 1 and user.count("</source>") == 1 and "<refusal>" not in user
-    assert "&lt;/source&gt;" in user
+    assert "&lt;/source>" in user
     assert f"<refusal>{REFUSALS['en']}</refusal>" in msgs[0]["content"]
 
 

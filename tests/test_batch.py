@@ -10,7 +10,6 @@ import pytest
 
 from pipeline.batch import Ledger, batch_status, collect, submit_stage
 from pipeline.enrich import enrich_stage
-from pipeline.korean import has_hangul
 from pipeline.llm import MockLLM, make_llm
 from pipeline.llm import batch_api as ba
 from pipeline.parse import parse_stage
@@ -18,6 +17,7 @@ from pipeline.records import Metadata, SectionTranslation
 from pipeline.settings import load_settings
 from pipeline.store.jsonl import iter_jsonl_dicts, read_jsonl
 from pipeline.store.layout import OutDir
+from pipeline.text.hangul import has_hangul
 from pipeline.translate import translate_stage
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -12,9 +12,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.korean import has_hangul
 from pipeline.records import Metadata, SectionTranslation
 from pipeline.store.jsonl import read_jsonl
+from pipeline.text.hangul import has_hangul
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DIGEST = Path(sys.executable).parent / "digest"

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from pipeline.enrich import enrich_stage
-from pipeline.extract import source_numbers, value_in_source
-from pipeline.korean import has_hangul
 from pipeline.llm import MockLLM, make_llm
 from pipeline.parse import load_entries, parse_stage
 from pipeline.records import Metadata, SectionTranslation
 from pipeline.settings import PROJECT_ROOT, load_settings
 from pipeline.store.jsonl import content_hash, read_jsonl, write_jsonl_atomic
 from pipeline.taxonomy import Topic
+from pipeline.text.hangul import has_hangul
+from pipeline.text.numbers import supported_numbers, value_in_source
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "enrich_digest.md"
 IDS = ["2406.02657", "2406.03184", "2410.09019", "2410.99999"]
@@ -83,7 +83,7 @@ def test_valid_output_fills_llm_fields_and_keeps_deterministic_ones(settings) ->
     for m in metas.values():  # every surviving key result is written in the source
         korean = [entries[m.entry_id].title, *(s.text for s in entries[m.entry_id].sections)]
         for kr in m.key_results:
-            assert value_in_source(kr.value, source_numbers(korean), "\n".join(korean))
+            assert value_in_source(kr.value, supported_numbers(korean), "\n".join(korean))
     table = metas["2410.99999"]
     assert table.dataset_urls[0] == "https://huggingface.co/datasets/example-org/tablebench-ko"
     assert table.code_urls == ["https://huggingface.co/spaces/example-org/tablebench-demo"]

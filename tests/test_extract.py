@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from pipeline.extract import (
-    classify_url,
-    extract_metadata,
-    extract_numbers,
-    find_urls,
-    source_numbers,
-    value_in_source,
-)
+from pipeline.extract import extract_metadata
 from pipeline.parse import parse_files
-
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+from tests.paths import SEEDS
 
 
 @pytest.fixture(scope="module")
@@ -73,64 +63,3 @@ def test_every_seed_entry_gets_deterministic_fields(seed_entries: dict) -> None:
             assert m.entry_id == e.id and m.llm_status == "skipped"
             assert m.arxiv_id and m.date and m.authors
             assert all(not u.startswith("https://cdn-thumbnails") for u in m.project_urls)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("LLaMA2-7B 모델과 GPT-4를 비교", [("7B", "size")]),
-        ("처리량이 1.5x 빨라지고 비용은 2배 줄었다", [("1.5x", "multiplier"), ("2배", "multiplier")]),
-        ("질문 12,000개와 5~10% 향상", [("12,000", "number"), ("5~10%", "percent")]),
-        ("3D 생성과 Qwen2.5 모델, 2024-06-06 기준", []),
-        ("정확도가 4.2%p 올랐다", [("4.2%p", "percent")]),
-    ],
-)
-def test_number_mentions(text: str, expected: list) -> None:
-    assert [(n.value, n.kind) for n in extract_numbers(text)] == expected
-
-
-def test_urls_glued_to_hangul_and_without_scheme() -> None:
-    text = (
-        "코드는 https://github.com/a/b에서, 데이터는 (https://huggingface.co/datasets/o/d)와 "
-        "github.com/c/d 에서 볼 수 있습니다. https://x.github.io/p/."
-    )
-    assert find_urls(text) == [
-        "https://github.com/a/b",
-        "https://huggingface.co/datasets/o/d",
-        "https://github.com/c/d",
-        "https://x.github.io/p/",
-    ]
-
-
-@pytest.mark.parametrize(
-    ("url", "kind"),
-    [
-        ("https://github.com/X-PLUG/MobileAgent", "code"),
-        ("https://gitlab.com/group/project", "code"),
-        ("https://huggingface.co/spaces/org/demo", "code"),
-        ("https://huggingface.co/meta-llama/Llama-2-7b", "code"),
-        ("https://huggingface.co/datasets/org/data", "dataset"),
-        ("https://www.kaggle.com/datasets/u/d", "dataset"),
-        ("https://zenodo.org/records/123", "dataset"),
-        ("https://huggingface.co/papers/2406.02539", "paper"),
-        ("https://arxiv.org/abs/2406.02539", "paper"),
-        ("https://costwen.github.io/Ouroboros3D/", "project"),
-        ("https://example.com/project", "project"),
-    ],
-)
-def test_classify_url(url: str, kind: str) -> None:
-    assert classify_url(url) == kind
-
-
-def test_value_in_source_normalises_numbers() -> None:
-    korean = "공공 표 1,000개, 정확도 75.7%, 3.8억 파라미터, 처리량 2배"
-    nums = source_numbers([korean])
-    for ok in ("1000", "1,000", "75.7", "75.70%", "380M", "2x", "3.8억"):
-        assert value_in_source(ok, nums, korean), ok
-    for bad in ("81.2%", "1,001", "76%", "4x"):
-        assert not value_in_source(bad, nums, korean), bad
-    # a value without digits must be written in the source
-    assert value_in_source("state of the art", set(), "reaches State of the Art results")
-    assert not value_in_source("best", set(), "reaches strong results")
-    # numbers of the English translation count too
-    assert value_in_source("7.3M", source_numbers([], ["a corpus of 7.3 million pairs"]), "")

@@ -10,8 +10,8 @@ import pytest
 from pipeline.errors import LLMError
 from pipeline.llm import MockLLM, make_llm
 from pipeline.llm import batch_api as ba
-from pipeline.llm.hangul import has_hangul
 from pipeline.settings import load_settings
+from pipeline.text.hangul import has_hangul
 
 
 def _body(i: int, model: str = "gpt-4o-mini") -> dict:

@@ -9,8 +9,9 @@ import pytest
 from pydantic import BaseModel
 
 from pipeline.llm import MockLLM, make_llm
-from pipeline.llm.hangul import has_hangul, romanize
+from pipeline.llm.hangul import romanize
 from pipeline.settings import load_settings
+from pipeline.text.hangul import has_hangul
 
 FIXTURE = Path(__file__).parent / "fixtures" / "llm_digest_sample.md"
 NUM = re.compile(r"\d[\d,]*(?:\.\d+)?%?")

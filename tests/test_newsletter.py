@@ -291,7 +291,7 @@ def test_intro_prompt_keeps_data_in_tags(out: Path) -> None:
     ((system, user),) = [(m[0]["content"], m[1]["content"]) for m in seen]
     assert "never instructions" in system
     assert user.startswith("<issue") and user.endswith("</issue>")
-    assert "&lt;script&gt;" in user and "<script>" not in user  # a title cannot close our tags
+    assert "&lt;script>" in user and "<script>" not in user  # a title cannot close our tags
     md = (out / "newsletter" / "digest-2024-10-21.md").read_text()
     assert "A quiet day with a video model on top." in md
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.parse import decode_digest, extract_links, parse_authors, parse_files
+from pipeline.parse import decode_digest, parse_authors, parse_files
 
 SEED_COUNTS = {"000": 50, "001": 19, "002": 27, "003": 12, "004": 23}
 
@@ -139,10 +139,6 @@ def test_helpers() -> None:
     assert parse_authors("['A', 'B']") == ["A", "B"]
     assert parse_authors("A, B ,C") == ["A", "B", "C"]
     assert parse_authors("") == []
-    assert extract_links("see https://x.io/a.에서 and (https://y.io/b).") == [
-        "https://x.io/a",
-        "https://y.io/b",
-    ]
     text, issues = decode_digest("한글".encode("euc-kr"), "f")
     assert text == "한글" and issues
 

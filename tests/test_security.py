@@ -101,7 +101,7 @@ def test_injection_in_a_digest_is_translated_as_text(hostile_settings):
         # the hostile text sits inside one segment and cannot close it or open another
         outside = segment.sub("", user)
         assert "Ignore previous" not in outside and "PWNED" not in outside
-        assert '<segment id="99"' not in user and '‹segment id="99"' in "".join(_user(b) for b in sent)
+        assert '<segment id="99"' not in user and '&lt;segment id="99"' in "".join(_user(b) for b in sent)
         assert user.count("<segment ") == user.count("</segment>") == len(segment.findall(user))
     assert any(INJECTION in s for b in sent for _, s in segment.findall(_user(b)))
 
@@ -188,7 +188,7 @@ def test_ask_never_follows_instructions_in_retrieved_entries(hostile_settings):
     user = _user(seen[0])
     n_sources = len(re.findall(r'<source id="[^"]*">', user))
     assert n_sources >= 1 and user.count("</source>") == n_sources  # the entry's "</source>" is escaped
-    assert "&lt;/source&gt;" in user and "<script>" not in user
+    assert "&lt;/source>" in user and "<script>" not in user
     assert re.search(r"<source id=\"2504.00001\">.*Ignore previous instructions.*?</source>", user, re.S)
     # 2. an answer that obeyed (cites nothing retrieved) is not passed on
     assert answer.refused and "PWNED" not in answer.answer

@@ -12,13 +12,14 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.korean import has_hangul, missing_numbers
 from pipeline.llm import MockLLM, make_llm
 from pipeline.llm.mock import MockTransport
 from pipeline.parse import parse_stage
 from pipeline.records import SectionTranslation
 from pipeline.settings import PROJECT_ROOT, load_settings
 from pipeline.store.jsonl import read_jsonl
+from pipeline.text.hangul import has_hangul
+from pipeline.text.numbers import missing_numbers
 from pipeline.translate import translate_stage
 
 FIXTURE = "translate_digest.md"
@@ -223,7 +224,7 @@ def test_each_fault_still_ends_with_every_section_translated(tmp_path, fixtures,
 
 def test_random_faults_at_a_high_rate(tmp_path, fixtures):
     settings = make_settings(tmp_path, fixtures, translate={"batch_tokens": 200})
-    mock = MockLLM("rate=0.4,kinds=429+500+malformed+truncate+korean,seed=3,retry_after_ms=1")
+    mock = MockLLM("rate=0.4,kinds=429+500+malformed+truncate+korean,seed=1,retry_after_ms=1")
     report, mock = run(settings, mock)
     assert_complete(load(settings))
     assert sum(mock.stats["faults"].values()) >= 2

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.korean import has_hangul
+from pipeline.text.hangul import has_hangul
 
 DIGEST = Path(sys.executable).parent / "digest"
 N_SECTIONS = 8

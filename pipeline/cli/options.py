@@ -76,14 +76,27 @@ def build_settings(
     return settings
 
 
+MEMORY_HELP = (
+    'Translation memory: JSONL of {"ko": ..., "en": ...} pairs reused without the LLM '
+    "(repeatable: a later file's pair wins)."
+)
+
+
 def memory_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--memory",
         "memory_file",
         type=click.Path(path_type=Path),
-        default=None,
-        help='Translation memory: JSONL of {"ko": ..., "en": ...} pairs reused without the LLM.',
+        multiple=True,
+        help=MEMORY_HELP,
     )(f)
+
+
+def memory_setting(values: tuple[Path, ...]) -> Path | list[Path] | None:
+    """``--memory`` given no, one or several times -> ``translate.memory_file``."""
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else list(values)
 
 
 def dry_run_option(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ..taxonomy import Topic
-from .options import build_settings, config_option, llm_options, out_option
+from .options import build_settings, config_option, llm_options, memory_setting, out_option
 
 
 def chroma_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -224,8 +224,8 @@ def eval_group() -> None:
     "--memory",
     "memory_file",
     type=click.Path(path_type=Path),
-    default=None,
-    help="Translation memory: re-index first, using it for sections not yet translated.",
+    multiple=True,
+    help="Translation memory: re-index first, using it for sections not yet translated (repeatable).",
 )
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option(
@@ -241,7 +241,7 @@ def eval_group() -> None:
 @chroma_option
 def eval_retrieval_cmd(
     questions_path: Path,
-    memory_file: Path | None,
+    memory_file: tuple[Path, ...],
     k: int,
     retrievers: tuple[str, ...],
     as_json: bool,
@@ -253,12 +253,12 @@ def eval_retrieval_cmd(
     from ..store.lock import output_lock
 
     settings = build_settings(
-        **opts, index={"chroma_url": chroma_url}, translate={"memory_file": memory_file}
+        **opts, index={"chroma_url": chroma_url}, translate={"memory_file": memory_setting(memory_file)}
     )
-    kwargs: dict[str, Any] = {"k": k, "reindex": memory_file is not None}
+    kwargs: dict[str, Any] = {"k": k, "reindex": bool(memory_file)}
     if retrievers:
         kwargs["retrievers"] = tuple(retrievers)
-    if memory_file is not None:  # re-indexes: hold the output folder
+    if memory_file:  # re-indexes: hold the output folder
         with output_lock(settings.out_dir):
             report = evaluate_retrieval(settings, questions_path, **kwargs)
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .options import build_settings, config_option, llm_options, memory_option, out_option
+from .options import build_settings, config_option, llm_options, memory_option, memory_setting, out_option
 from .retrieval import chroma_option
 
 
@@ -26,7 +26,7 @@ from .retrieval import chroma_option
 )
 def run_cmd(
     paths: tuple[Path, ...],
-    memory_file: Path | None,
+    memory_file: tuple[Path, ...],
     chroma_url: str | None,
     skip: tuple[str, ...],
     **opts: object,
@@ -35,7 +35,7 @@ def run_cmd(
     from ..run import run_all
 
     settings = build_settings(
-        translate={"memory_file": memory_file}, index={"chroma_url": chroma_url}, **opts
+        translate={"memory_file": memory_setting(memory_file)}, index={"chroma_url": chroma_url}, **opts
     )  # type: ignore[arg-type]
     report = run_all(settings, list(paths) or [Path("seeds")], skip=skip)
     click.echo(report.summary())

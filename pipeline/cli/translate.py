@@ -14,6 +14,7 @@ from .options import (
     dry_run_option,
     llm_options,
     memory_option,
+    memory_setting,
     out_option,
 )
 
@@ -33,7 +34,11 @@ from .options import (
 @dry_run_option
 @batch_option
 def translate_cmd(
-    memory_file: Path | None, glossary_file: Path | None, dry_run: bool, use_batch: bool, **opts: object
+    memory_file: tuple[Path, ...],
+    glossary_file: Path | None,
+    dry_run: bool,
+    use_batch: bool,
+    **opts: object,
 ) -> None:
     """Translate every section of OUT/entries.jsonl into OUT/translations.jsonl."""
     from ..batch import submit_stage
@@ -41,7 +46,7 @@ def translate_cmd(
 
     settings = build_settings(
         **opts,
-        translate={"memory_file": memory_file, "glossary_file": glossary_file},  # type: ignore[arg-type]
+        translate={"memory_file": memory_setting(memory_file), "glossary_file": glossary_file},  # type: ignore[arg-type]
     )
     report = (
         submit_stage(settings, "translate")
@@ -69,7 +74,7 @@ def translate_cmd(
 )
 def glossary_cmd(glossary_file: Path | None, rebuild: bool, **opts: object) -> None:
     """Show the glossary (creating it from the digests if missing), or update it."""
-    from ..glossary import glossary_stage
+    from ..translate import glossary_stage
 
     settings = build_settings(**opts, translate={"glossary_file": glossary_file})  # type: ignore[arg-type]
     update = glossary_stage(settings, rebuild=rebuild)

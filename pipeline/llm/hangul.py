@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from ..text.hangul import HANGUL, HANGUL_RUN
+
 _INITIALS = [
     "g",
     "kk",
@@ -125,13 +127,6 @@ _COMPAT = dict(
     )
 )
 
-HANGUL_RE = re.compile(r"[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7a3\ud7b0-\ud7ff]")
-_HANGUL_WORD = re.compile(r"[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7a3\ud7b0-\ud7ff]+")
-
-
-def has_hangul(text: str) -> bool:
-    return bool(HANGUL_RE.search(text or ""))
-
 
 def romanize(word: str) -> str:
     out = []
@@ -141,7 +136,7 @@ def romanize(word: str) -> str:
             out.append(_INITIALS[code // 588] + _VOWELS[(code % 588) // 28] + _FINALS[code % 28])
         elif ch in _COMPAT:
             out.append(_COMPAT[ch])
-        elif HANGUL_RE.match(ch):
+        elif HANGUL.match(ch):
             continue  # archaic jamo: drop
         else:
             out.append(ch)
@@ -421,5 +416,5 @@ def mock_translate(text: str, glossary: list[tuple[str, str]] | None = None) -> 
         out = out.replace(ko, f"\x00{en}\x01")
     # Glossary English has no Hangul, so the word pass below leaves it alone; the
     # \x00/\x01 markers make a particle glued to it count as glued.
-    result = _HANGUL_WORD.sub(_sub_word, out).replace("\x00", "").replace("\x01", "")
+    result = HANGUL_RUN.sub(_sub_word, out).replace("\x00", "").replace("\x01", "")
     return re.sub(r"[ \t]{2,}", " ", result)

@@ -9,9 +9,10 @@ import math
 import re
 from typing import Any
 
+from ..text.hangul import SYLLABLES, has_hangul
 from .hangul import mock_translate, parse_glossary
 from .mock_schema import SchemaFiller
-from .mock_text import content_terms, has_hangul, latin_terms, sentences
+from .mock_text import content_terms, latin_terms, sentences
 
 DEFAULT_REFUSAL = "I cannot answer this question from the digests."
 EMBED_DIMS = 384
@@ -175,7 +176,7 @@ def embed_text(text: str, dims: int = EMBED_DIMS) -> list[float]:
     """Hashed bag of words (Latin words, numbers, Hangul stems and bigrams), L2-normalised."""
     vec = [0.0] * dims
     feats = list(content_terms(text))
-    for word in re.findall(r"[\uac00-\ud7a3]+", text or ""):
+    for word in re.findall(f"[{SYLLABLES}]+", text or ""):
         feats.extend(word[i : i + 2] for i in range(len(word) - 1))
     for f in feats:
         h = hashlib.blake2b(f.encode(), digest_size=8).digest()

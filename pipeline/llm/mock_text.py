@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from .hangul import HANGUL_RE
+from ..text.hangul import SYLLABLES
 
 LATIN_TERM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.+/][A-Za-z0-9]+)*")
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:\s?%|[KMBT]\b|x\b|×)?")
-HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]{2,}")
+HANGUL_WORD = re.compile(f"[{SYLLABLES}]{{2,}}")
 
 STOPWORDS = frozenset(
     [
@@ -247,7 +247,3 @@ def sentences(text: str) -> list[str]:
     text = " ".join((text or "").split())
     parts = re.split(r"(?<=[.!?。])\s+(?=[^\s])|(?<=다\.)\s*", text)
     return [p.strip() for p in parts if p and len(p.strip()) > 3]
-
-
-def has_hangul(text: str) -> bool:
-    return bool(HANGUL_RE.search(text or ""))

@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError
-from .korean import has_hangul, mine_term_pairs
-from .store.jsonl import write_text_atomic
-from .store.layout import OutDir
+from ..errors import InputError
+from ..store.jsonl import write_text_atomic
+from .hangul import has_hangul
+from .terms import mine_term_pairs
 
 log = logging.getLogger(__name__)
 
@@ -188,17 +188,3 @@ def seed_glossary(path: Path, texts: Iterable[str]) -> GlossaryUpdate:
 
 def _tsv(value: str) -> str:
     return re.sub(r"[\t\r\n]+", " ", value).strip()
-
-
-def glossary_stage(settings, *, rebuild: bool = False) -> GlossaryUpdate:  # noqa: ANN001 - Settings
-    """``digest glossary``: the glossary, created from the parsed digests when missing;
-    ``rebuild`` mines them again and appends the terms the file does not know yet."""
-    from .parse import load_entries
-    from .store.lock import output_lock
-
-    path = Path(settings.translate.glossary_file or OutDir(settings.out_dir).glossary_path)
-    if path.exists() and not rebuild:
-        return GlossaryUpdate(load_glossary(path), [], path)
-    entries = load_entries(settings)
-    with output_lock(settings.out_dir):
-        return seed_glossary(path, [s.text for e in entries for s in e.sections])

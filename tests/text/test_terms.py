@@ -1,19 +1,4 @@
-from pipeline.korean import (
-    english_terms,
-    hangul_ratio,
-    has_hangul,
-    mine_term_pairs,
-    missing_numbers,
-)
-
-
-def test_has_hangul_and_ratio():
-    assert has_hangul("LoLDU는 방법")
-    assert not has_hangul("LoLDU is a method, 3.74%")
-    assert not has_hangul("")
-    assert hangul_ratio("abc") == 0.0
-    assert hangul_ratio("가나") == 1.0
-    assert 0.4 < hangul_ratio("ab가나") < 0.6
+from pipeline.text.terms import english_terms, mine_term_pairs
 
 
 def test_english_terms_inside_korean_text():
@@ -26,6 +11,11 @@ def test_english_terms_inside_korean_text():
     assert "LLaMA2-7B" in terms and "GPT-4o" in terms and "3D" in terms
     assert not any("github" in t or "3.74" in t for t in terms)
     assert [t.lower() for t in terms].count("loldu") == 1  # deduplicated
+
+
+def test_english_terms_skip_every_url_the_extractor_finds():
+    text = "코드는 github.com/org/repo에서, 페이지는 www.example.org/page 참고. MoE 사용"
+    assert english_terms(text) == ["MoE"]
 
 
 def test_mine_term_pairs_examples_from_the_brief():
@@ -53,14 +43,3 @@ def test_mine_term_pairs_skips_junk():
 def test_mine_term_pairs_keeps_duplicates_for_counting():
     text = "확산 모델(diffusion model)과 새로운 확산 모델(diffusion model)"
     assert mine_term_pairs(text).count(("확산 모델", "diffusion model")) == 2
-
-
-def test_missing_numbers_normalises():
-    src = "약 3.74%의 1,000개 샘플, 730만 개, 55만8000장, 2번째 단계, 2배 빠름, LLaMA2-7B"
-    good = "about 3.74% of 1000 samples, 7.3 million, 558,000 images, second stage, twice as fast, LLaMA2-7B"
-    assert missing_numbers(src, good) == []
-    bad = "about 3.7% of 100 samples"
-    missing = missing_numbers(src, bad)
-    assert {"3.74", "1,000", "730", "8000"} <= set(missing)
-    assert "2" in missing  # "2배" is neither "2" nor "twice" here
-    assert "3.74" in missing_numbers("3.74%", "3.7%")

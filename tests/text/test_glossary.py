@@ -3,8 +3,8 @@ import logging
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.glossary import load_glossary, mine_glossary, parse_glossary, seed_glossary
 from pipeline.parse import parse_files
+from pipeline.text.glossary import load_glossary, mine_glossary, parse_glossary, seed_glossary
 
 
 def _seed_texts(seeds_dir):

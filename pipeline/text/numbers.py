@@ -1,0 +1,269 @@
+"""Numbers in text, Korean units included: what a source states, what a translation or an
+answer says, and the quantities worth keeping as metadata.
+
+One family of functions over one notion of "the same number": ``1,000`` == ``1000``,
+``730만`` == 7,300,000 == "7.3 million", ``3.8억`` == 380M, ``2배`` == 2x == "twice";
+ordinals (``2번째``) and digits inside names (GPT-4, LLaMA2, 3D) are no quantities.
+
+- :func:`source_numbers`: the numbers of a Korean text, each with every value it may
+  be rendered as;
+- :func:`output_numbers`: every value an English text states;
+- :func:`missing_numbers`: the source's numbers a translation lacks;
+- :func:`supported_numbers`: every value a set of Korean and English texts states;
+- :func:`value_in_source`: is a reported value (a key result, a model size) supported;
+- :func:`claimed_numbers`: the numbers an answer states, as written;
+- :func:`extract_numbers`: quantities with their surrounding words (metadata).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ..records import NumberMention
+from .urls import blank_urls
+
+_NUM = re.compile(r"(?<![A-Za-z0-9.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?")
+# in English output a number may be glued to a name ("Mamba2" for "마마바2")
+_OUT_NUM = re.compile(r"(?<![0-9.,])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?")
+_KO_UNIT = {"만": 1e4, "억": 1e8, "조": 1e12, "천": 1e3}
+_ORDINAL_AFTER = re.compile(r"^\s*(번째|위|등|차|회차|세대|번)")
+_EN_SCALE = re.compile(r"^\s*(thousand|k\b|million|m\b|billion|b\b|trillion|t\b)", re.IGNORECASE)
+_EN_SCALE_VALUE = {
+    "thousand": 1e3,
+    "k": 1e3,
+    "million": 1e6,
+    "m": 1e6,
+    "billion": 1e9,
+    "b": 1e9,
+    "trillion": 1e12,
+    "t": 1e12,
+}
+_WORDS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "single": 1,
+    "double": 2,
+    "twice": 2,
+    "triple": 3,
+    "half": 0.5,
+    "dozen": 12,
+    "hundred": 100,
+    "thousand": 1000,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+}
+
+
+def source_numbers(text: str) -> list[tuple[str, set[float]]]:
+    """Numbers of a Korean text: ``(as written, accepted values)``.
+
+    ``730만`` accepts 730, 7,300,000 and 7.3 (as in "7.3 million"); ordinals such as ``2번째``
+    or ``1위`` are skipped (they are often written as words: "second", "first").
+    """
+    out: list[tuple[str, set[float]]] = []
+    clean = blank_urls(text or "")
+    carry: tuple[int, float] | None = None  # "55만8000": (where 8000 starts, 558000)
+    for m in _NUM.finditer(clean):
+        after = clean[m.end() :]
+        if _ORDINAL_AFTER.match(after):
+            continue
+        value = _to_float(m)
+        accepted = {value}
+        if carry is not None and carry[0] == m.start():
+            accepted |= _scaled(carry[1])
+        carry = None
+        unit = after[:1]
+        if unit in _KO_UNIT:
+            full = value * _KO_UNIT[unit]
+            accepted |= _scaled(full)
+            rest = re.match(r"\s*", after[1:])
+            nxt = _NUM.match(clean, m.end() + 1 + (rest.end() if rest else 0))
+            if nxt is not None:
+                combined = full + _to_float(nxt)
+                accepted |= _scaled(combined)
+                carry = (nxt.start(), combined)
+        out.append((m.group(0), accepted))
+    return out
+
+
+def _scaled(value: float) -> set[float]:
+    return {value, value / 1e3, value / 1e6, value / 1e9, value / 1e12}
+
+
+def output_numbers(text: str) -> set[float]:
+    """Every number in an English text, with scales applied both ways ("7.3 million" -> 7.3 and
+    7,300,000) and small number words ("two", "twice")."""
+    found: set[float] = set()
+    for m in _OUT_NUM.finditer(text or ""):
+        value = _to_float(m)
+        found.add(value)
+        s = _EN_SCALE.match(text[m.end() :])
+        if s:
+            found.add(value * _EN_SCALE_VALUE[s.group(1).lower()])
+    for word in re.findall(r"[A-Za-z]+", text or ""):
+        w = word.lower()
+        if w in _WORDS:
+            found.add(float(_WORDS[w]))
+    return found
+
+
+def missing_numbers(source: str, translation: str) -> list[str]:
+    """Numbers of ``source`` that the translation does not contain (``1,000`` == ``1000``)."""
+    have = output_numbers(translation)
+    missing: list[str] = []
+    for written, accepted in source_numbers(source):
+        if not any(same_number(a, h) for a in accepted for h in have) and written not in missing:
+            missing.append(written)
+    return missing
+
+
+def _to_float(m: re.Match[str]) -> float:
+    whole = m.group(1).replace(",", "")
+    frac = m.group(2)
+    return float(f"{whole}.{frac}") if frac else float(whole)
+
+
+def same_number(a: float, b: float) -> bool:
+    """Equal up to float noise (``0.1 + 0.2`` == ``0.3``)."""
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+_NUM_TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+
+
+def supported_numbers(korean: Iterable[str], english: Iterable[str] = ()) -> set[float]:
+    """Every number a source states, normalised: ``1,000`` == ``1000``; Korean units count
+    both ways (``3.8억`` gives 3.8, 380 (million) and 380,000,000); English scales too."""
+    out: set[float] = set()
+    for text in korean:
+        for _written, accepted in source_numbers(text):
+            out |= accepted
+        out |= output_numbers(text)
+    for text in english:
+        out |= output_numbers(text)
+    return out
+
+
+def is_supported(value: float, numbers: set[float]) -> bool:
+    return any(same_number(value, n) for n in numbers)
+
+
+def value_in_source(value: str, numbers: set[float], source_text: str) -> bool:
+    """A reported value is supported when every number in it occurs in the source
+    (``1,000``/``1000``, ``75.7%``/``75.7``); a value without digits must occur verbatim."""
+    tokens = _NUM_TOKEN.findall(value or "")
+    if not tokens:
+        v = " ".join((value or "").split()).casefold()
+        return bool(v) and v in " ".join(source_text.split()).casefold()
+    for t in tokens:
+        x = float(t.replace(",", ""))
+        if not is_supported(x, numbers):
+            return False
+    return True
+
+
+# an answer's numbers as written, with an optional percent sign
+_CLAIM = re.compile(r"(?<![A-Za-z0-9.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(\s?%)?")
+
+
+def claimed_numbers(text: str) -> list[tuple[str, float]]:
+    """The numbers an English answer states: ``(as written, value)``, in order; digits of a
+    name written with a hyphen (GPT-4, Qwen-2) are skipped."""
+    out: list[tuple[str, float]] = []
+    for m in _CLAIM.finditer(text or ""):
+        if re.match(r"[A-Za-z]-", text[max(0, m.start() - 2) : m.start()]):
+            continue
+        out.append((m.group(0).strip(), _to_float(m)))
+    return out
+
+
+# -- quantities with their words (metadata) ----------------------------------------
+
+_N = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+_NUMBER = re.compile(
+    rf"(?<![A-Za-z0-9._/])(?P<num>{_N}(?:\s?[-~–]\s?{_N}(?![-~–\d]))?)"
+    r"(?P<unit>\s?%p|\s?%|\s?배|\s?[x×](?![A-Za-z0-9])|\s?(?:억|만|천)|(?:[BMKT]|bn)(?![A-Za-z0-9]))?"
+)
+_SIZE_UNITS = {"B", "M", "K", "T", "bn", "억", "만", "천"}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
+_CONTEXT_WORDS = 6
+
+
+def _kind(unit: str) -> str:
+    u = unit.strip()
+    if u in ("%", "%p"):
+        return "percent"
+    if u in ("배", "x", "×"):
+        return "multiplier"
+    if u in _SIZE_UNITS:
+        return "size"
+    return "number"
+
+
+_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def _blank_urls_and_dates(text: str) -> str:
+    """URLs and ISO dates hold digits that are no quantities."""
+    return _DATE.sub(lambda m: " " * len(m.group(0)), blank_urls(text))
+
+
+def _is_name_part(text: str, start: int, end: int, unit: str) -> bool:
+    """True for digits that belong to a name: GPT-4, v2, LLaMA2, 3D, phi-3-mini."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    if before.isascii() and (before.isalnum() or before in "._/"):
+        return True
+    if before == "-" and unit.strip() not in _SIZE_UNITS:
+        # GPT-4, phi-3 are names; 10-20배 is a range; LLaMA2-7B keeps its size
+        prev = text[start - 2] if start > 1 else " "
+        return prev.isascii() and prev.isalpha()
+    return after.isascii() and (after.isalnum() or after == "_")
+
+
+def _context(text: str, start: int, end: int) -> str:
+    """The words around ``text[start:end]``, within its sentence."""
+    lo, hi = 0, len(text)
+    for m in _SENTENCE_END.finditer(text):
+        if m.end() <= start:
+            lo = m.end()
+        elif m.start() >= end:
+            hi = m.start()
+            break
+    words = list(re.finditer(r"\S+", text[lo:hi]))
+    at = next((i for i, w in enumerate(words) if w.end() + lo > start), 0)
+    window = words[max(0, at - _CONTEXT_WORDS) : at + _CONTEXT_WORDS + 1]
+    return " ".join(w.group(0) for w in window)
+
+
+def extract_numbers(text: str) -> list[NumberMention]:
+    """Every quantity in ``text`` with its surrounding words: 75.7%, 3.8B, 12,000, 2배, 1.5x..."""
+    clean = _blank_urls_and_dates(text or "")
+    out: list[NumberMention] = []
+    seen: set[tuple[str, str]] = set()
+    for m in _NUMBER.finditer(clean):
+        unit = m.group("unit") or ""
+        if _is_name_part(clean, m.start(), m.end(), unit):
+            continue
+        value = m.group(0).strip()
+        ctx = _context(clean, m.start(), m.end())
+        if (value, ctx) in seen:
+            continue
+        seen.add((value, ctx))
+        out.append(NumberMention(value=value, context=ctx, kind=_kind(unit)))
+    return out
