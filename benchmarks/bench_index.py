@@ -43,7 +43,8 @@ def _queries(settings) -> list[str]:
 def _measure(paths: list[Path], out: Path, embeddings: list[str]) -> list[list[object]]:
     from pipeline.embeddings import load_local_model
     from pipeline.index import index_stage
-    from pipeline.llm import MockLLM, make_llm
+    from pipeline.llm import make_llm
+    from pipeline.llm.mock import MockLLM
     from pipeline.parse import parse_stage
     from pipeline.search import Searcher
     from pipeline.translate import translate_stage

@@ -13,7 +13,8 @@ TITLE = "Translate: prompt tokens per source token"
 
 
 def run() -> str:
-    from pipeline.llm import MockLLM, count_tokens, make_llm
+    from pipeline.llm import count_tokens, make_llm
+    from pipeline.llm.mock import MockLLM
     from pipeline.parse import load_entries, parse_stage
     from pipeline.settings import load_settings
     from pipeline.translate import translate_stage

@@ -41,7 +41,8 @@ def _fresh(base: Path, dest: Path) -> Path:
 
 
 def run() -> str:
-    from pipeline.llm import MockLLM, make_llm
+    from pipeline.llm import make_llm
+    from pipeline.llm.mock import MockLLM
     from pipeline.run import run_all
     from pipeline.translate import translate_stage
 

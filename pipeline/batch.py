@@ -453,8 +453,7 @@ class _Applied:
 
 def _one_reply(body: dict[str, Any], model_cls: type[BaseModel]) -> Any:
     """A batch reply as the ``StructuredResult`` of a single online attempt."""
-    from .llm.client import check_structured, completion_from_body
-    from .llm.structured import StructuredResult
+    from .llm.structured import StructuredResult, check_structured, completion_from_body
 
     comp = completion_from_body(body)
     value, errs = check_structured(comp, model_cls)

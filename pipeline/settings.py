@@ -12,7 +12,15 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +29,7 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError
+from .llm.registry import provider_names
 from .store.layout import OutDir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,8 +44,10 @@ class _Section(BaseModel):
 class LLMSettings(_Section):
     """How to reach the chat / embedding endpoint (any OpenAI-compatible server)."""
 
-    provider: Literal["openai", "mock"] = "openai"
+    provider: str = "openai"  # a name of pipeline/llm/registry.py: openai, azure, mock
     base_url: str | None = None
+    azure_endpoint: str | None = None  # provider azure: https://<resource>.openai.azure.com
+    api_version: str = "2024-10-21"  # provider azure: the REST API version
     api_key: SecretStr | None = None
     chat_model: str = "gpt-4o-mini"
     embedding_model: str = "text-embedding-3-small"
@@ -53,13 +64,20 @@ class LLMSettings(_Section):
     # Mock only: fault-injection spec, e.g. "rate=0.3,latency_ms=200,seed=7"
     mock_faults: str = ""
 
-    @field_validator("base_url")
+    @field_validator("provider")
     @classmethod
-    def _check_url(cls, v: str | None) -> str | None:
+    def _known_provider(cls, v: str) -> str:
+        if v not in provider_names():
+            raise ValueError(f"unknown LLM provider {v!r}; known: {', '.join(provider_names())}")
+        return v
+
+    @field_validator("base_url", "azure_endpoint")
+    @classmethod
+    def _check_url(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v in (None, ""):
             return None
         if not (v.startswith("http://") or v.startswith("https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {v!r}")
+            raise ValueError(f"{info.field_name} must start with http:// or https://, got {v!r}")
         return v.rstrip("/")
 
     @field_validator("concurrency", "max_retries")

@@ -217,7 +217,7 @@ def test_bad_config_files(parsed: Path, tmp_path: Path):
 
 def test_unknown_model_through_a_real_server(parsed: Path):
     """The same error from the mock behind a real port (the SDK's own 404 handling)."""
-    from pipeline.llm.mock_server import serve
+    from pipeline.llm.mock.http import serve
 
     with serve() as server:
         result = _invoke(

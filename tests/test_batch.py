@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 
 from pipeline.batch import Ledger, batch_status, collect, submit_stage
 from pipeline.enrich import enrich_stage
-from pipeline.llm import MockLLM, make_llm
 from pipeline.llm import batch_api as ba
+from pipeline.llm import make_llm
+from pipeline.llm.mock import MockLLM, Recorder
 from pipeline.parse import parse_stage
 from pipeline.records import Metadata, SectionTranslation
 from pipeline.settings import load_settings
@@ -24,21 +26,25 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 N_SECTIONS = 8  # sections of translate_digest.md; one is already English
 
 
-class RecordingMock(MockLLM):
-    """The mock, recording the body of every chat completion it answers (online or batch)."""
+def recording_mock(*args: Any, korean_once: str | None = None, **kw: Any) -> MockLLM:
+    """The mock with its recorder: the body of every chat request (online or batch line);
+    ``korean_once``: a paper id whose first metadata reply is Korean."""
+    return MockLLM(*args, recorder=Recorder(fault=_first_reply_korean(f'<paper id="{korean_once}"')), **kw)
 
-    def __init__(self, *args: Any, korean_once: str | None = None, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.bodies: list[dict] = []
-        self.korean_once = korean_once  # a paper id whose first metadata reply is Korean
 
-    def complete(self, req: dict[str, Any], *, fault: str | None = None) -> tuple[int, dict[str, Any]]:
-        self.bodies.append(req)
-        user = next((m["content"] for m in req["messages"] if m["role"] == "user"), "")
-        if self.korean_once and f'<paper id="{self.korean_once}"' in user:
-            self.korean_once = None
-            fault = "korean"
-        return super().complete(req, fault=fault)
+def _first_reply_korean(marker: str) -> Callable[[dict], str | None]:
+    """A recorder fault hook: the first request whose user text holds ``marker`` gets a reply
+    that keeps its Korean."""
+    pending = [marker]
+
+    def fault(req: dict) -> str | None:
+        user = "\n".join(m["content"] for m in req["messages"] if m["role"] == "user")
+        if pending and pending[0] in user:
+            pending.clear()
+            return "korean"
+        return None
+
+    return fault
 
 
 def _settings(tmp_path: Path, fixture: str = "translate_digest.md", **translate: Any):
@@ -57,7 +63,7 @@ def _settings(tmp_path: Path, fixture: str = "translate_digest.md", **translate:
 
 
 def _llm(settings, spec: str = "", mock: MockLLM | None = None):
-    mock = mock or RecordingMock(spec, state_dir=settings.out_dir / ".mock-llm")
+    mock = mock or recording_mock(spec, state_dir=settings.out_dir / ".mock-llm")
     return make_llm(settings, mock=mock), mock
 
 
@@ -99,7 +105,7 @@ def test_batch_requests_are_exactly_the_online_requests(tmp_path: Path) -> None:
     online = _settings(tmp_path / "online")
     llm, mock = _llm(online)
     translate_stage(online, llm=llm)
-    sent = sorted(json.dumps(b, sort_keys=True) for b in mock.bodies)
+    sent = sorted(json.dumps(b, sort_keys=True) for b in mock.recorder.requests)
     assert len(sent) >= 3  # the small budget packs the 7 Korean sections into several requests
 
     batched = _settings(tmp_path / "batched")
@@ -187,7 +193,7 @@ def test_failed_items_fall_back_to_the_online_path(tmp_path: Path) -> None:
     assert sorted(got.failed) == failing and got.succeeded == len(rec.items) - 2
     assert all("server_error" in why for why in got.failed.values())
     # only the failed items went online
-    online_segments = {s for b in mock.bodies[-_chat(mock) :] for s in _segment_texts(b)}
+    online_segments = {s for b in mock.recorder.requests[-_chat(mock) :] for s in _segment_texts(b)}
     failed_keys = {k for cid in failing for k in rec.items[cid].keys}
     assert 1 <= _chat(mock) <= 2 and len(online_segments) == len(failed_keys)
     _assert_complete(settings)
@@ -280,7 +286,7 @@ def test_enrich_batch_cycle_with_an_invalid_reply(tmp_path: Path) -> None:
     assert f"for {settings.llm.chat_model} at $0.15 in / $0.6 out per 1M tokens" in dry.summary()
     assert not (settings.out_dir / "metadata.jsonl").exists()
 
-    mock = RecordingMock(state_dir=settings.out_dir / ".mock-llm", korean_once="2406.03184")
+    mock = recording_mock(state_dir=settings.out_dir / ".mock-llm", korean_once="2406.03184")
     llm, _ = _llm(settings, mock=mock)
     rec = submit_stage(settings, "enrich", llm=llm).submitted
     assert rec is not None and len(rec.items) == 4
@@ -298,40 +304,32 @@ def test_enrich_batch_cycle_with_an_invalid_reply(tmp_path: Path) -> None:
     assert follow.requests == 0 and _chat(mock2) == 0 and follow.from_cache == 4
 
 
-def test_translate_fix_retry_goes_online(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_translate_fix_retry_goes_online(tmp_path: Path) -> None:
     """A reply with a validation problem: by default its fix request is sent online at once."""
     settings = _settings(tmp_path)
-    llm, mock = _llm(settings)
+    llm, mock = _llm(settings, mock=_korean_first_translation(settings))
     rec = submit_stage(settings, "translate", llm=llm).submitted
-    _korean_first_reply(monkeypatch)
     report = collect(settings, llm=llm)
     (got,) = report.collected
     assert not got.failed and not got.fixes and got.succeeded == len(rec.items)
     assert _chat(mock) == 1  # one fix request for the segments of the bad reply
-    assert "<problems>" in mock.bodies[-1]["messages"][1]["content"]
+    assert "<problems>" in mock.recorder.requests[-1]["messages"][1]["content"]
     _assert_complete(settings)
     _zero_followup(settings)
 
 
-def _korean_first_reply(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pipeline.llm.mock as mock_module
-
-    real = mock_module.translate_reply
-    calls = {"n": 0}
-
-    def first_keeps_korean(user: str, *, korean: bool = False) -> str:
-        calls["n"] += 1
-        return real(user, korean=korean or calls["n"] == 1)
-
-    monkeypatch.setattr(mock_module, "translate_reply", first_keeps_korean)
+def _korean_first_translation(settings) -> MockLLM:
+    """The mock whose first translation reply keeps the Korean (a reply that fails validation)."""
+    return MockLLM(
+        recorder=Recorder(fault=_first_reply_korean("<segment")), state_dir=settings.out_dir / ".mock-llm"
+    )
 
 
-def test_translate_fix_retry_through_the_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_translate_fix_retry_through_the_batch(tmp_path: Path) -> None:
     """With --resubmit the fix request goes to the next batch instead."""
     settings = _settings(tmp_path)
-    llm, mock = _llm(settings)
+    llm, mock = _llm(settings, mock=_korean_first_translation(settings))
     submit_stage(settings, "translate", llm=llm)
-    _korean_first_reply(monkeypatch)
     report = collect(settings, llm=llm, resubmit=True)
     (got,) = report.collected
     assert got.fixes and not got.failed

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from pipeline.enrich import enrich_stage
-from pipeline.llm import MockLLM, make_llm
+from pipeline.llm import make_llm
+from pipeline.llm.mock import MockLLM, Recorder
 from pipeline.parse import load_entries, parse_stage
 from pipeline.records import Metadata, SectionTranslation
 from pipeline.settings import PROJECT_ROOT, load_settings
@@ -24,26 +25,15 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "enrich_digest.md"
 IDS = ["2406.02657", "2406.03184", "2410.09019", "2410.99999"]
 
 
-class RecordingMock(MockLLM):
-    """The mock server, recording each chat request; ``edit`` may rewrite metadata replies."""
+def recording_mock(edit: Callable[[dict], None] | None = None) -> MockLLM:
+    """The mock with its request recorder; ``edit`` may rewrite the metadata replies."""
 
-    def __init__(self, edit: Callable[[dict], None] | None = None) -> None:
-        super().__init__()
-        self.requests: list[dict] = []
-        self.edit = edit
+    def rewrite(request: dict, content: str) -> str:
+        data = json.loads(content)
+        edit(data)  # type: ignore[misc]
+        return json.dumps(data)
 
-    def complete(self, req: dict[str, Any], *, fault: str | None = None) -> tuple[int, dict[str, Any]]:
-        self.requests.append(req)
-        status, payload = super().complete(req, fault=fault)
-        message = payload["choices"][0]["message"]
-        if self.edit and fault is None and message["content"]:
-            data = json.loads(message["content"])
-            self.edit(data)
-            message["content"] = json.dumps(data)
-        return status, payload
-
-    def user_text(self, i: int) -> str:
-        return self.requests[i]["messages"][1]["content"]
+    return MockLLM(recorder=Recorder(edit=rewrite if edit else None))
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +54,7 @@ def settings(tmp_path: Path, cache_dir: Path):
 
 
 def _run(settings, mock: MockLLM | None = None, **kw: Any):
-    mock = mock if mock is not None else RecordingMock()
+    mock = mock if mock is not None else recording_mock()
     report = enrich_stage(settings, llm=make_llm(settings, mock=mock), **kw)
     metas = {m.entry_id: m for m in read_jsonl(settings.out_dir / "metadata.jsonl", Metadata)}
     return report, metas, mock
@@ -90,7 +80,7 @@ def test_valid_output_fills_llm_fields_and_keeps_deterministic_ones(settings) ->
     assert metas["2406.02657"].code_urls == ["https://github.com/itsnamgyu/block-transformer"]
 
     # what was sent: strict schema with the taxonomy enum, the paper as tagged data
-    req = mock.requests[3]
+    req = mock.recorder.requests[3]
     fmt = req["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
     schema = fmt["json_schema"]["schema"]
@@ -103,28 +93,28 @@ def test_valid_output_fills_llm_fields_and_keeps_deterministic_ones(settings) ->
 
 
 def test_invalid_output_is_reasked_with_the_errors(settings) -> None:
-    mock = RecordingMock()
+    mock = recording_mock()
     mock.script(["malformed", "ok"])
     report, metas, _ = _run(settings, mock)
     assert all(m.llm_status == "ok" for m in metas.values())
     assert report.requests == 5 and report.exit_code == 0
-    reask = mock.requests[1]["messages"]
+    reask = mock.recorder.requests[1]["messages"]
     assert len(reask) == 4 and reask[2]["role"] == "assistant"
     assert "not valid JSON" in reask[3]["content"]
 
 
 def test_korean_output_fails_validation_and_is_reasked(settings) -> None:
-    mock = RecordingMock()
+    mock = recording_mock()
     mock.script(["korean", "ok"])
     report, metas, _ = _run(settings, mock)
     assert report.requests == 5
-    assert "Korean" in mock.requests[1]["messages"][3]["content"]
+    assert "Korean" in mock.recorder.requests[1]["messages"][3]["content"]
     assert not has_hangul(metas[IDS[0]].tldr or "가")
 
 
 @pytest.mark.parametrize(("fault", "flag"), [("refusal", "llm_refused"), ("truncate", "llm_truncated")])
 def test_failure_keeps_deterministic_fields_and_is_flagged(settings, fault: str, flag: str) -> None:
-    mock = RecordingMock()
+    mock = recording_mock()
     # a refusal is final after one conversation (request + re-ask); a cut-off reply gets a
     # second conversation (enrich.LLM_ROUNDS)
     mock.script([fault] * (2 if fault == "refusal" else 4))
@@ -150,7 +140,7 @@ def test_invented_values_are_rejected_and_flagged(settings) -> None:
         ]
         data["model_sizes"] = ["3.8B", "13B"]
 
-    report, metas, _ = _run(settings, RecordingMock(edit=invent))
+    report, metas, _ = _run(settings, recording_mock(edit=invent))
     med = metas["2410.09019"]
     assert [k.value for k in med.key_results] == ["75.7%"] and med.model_sizes == ["3.8B"]
     assert "key_result_not_in_source:99.9%" in med.flags and "model_size_not_in_source:13B" in med.flags
@@ -208,7 +198,7 @@ def test_translation_is_sent_when_it_matches_the_source(settings) -> None:
     translations[1] = translations[1].model_copy(update={"source_hash": "stale"})
     write_jsonl_atomic(settings.out_dir / "translations.jsonl", translations)
     report, _, mock = _run(settings)
-    user = mock.user_text(0)
+    user = mock.recorder.user_text(0)
     assert "English sentence 0 about" in user and "English sentence 1 about" not in user
     assert block.sections[1].text.split()[0] in user  # the stale one falls back to Korean
     assert report.english_inputs == 1

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError, InputError
-from pipeline.llm import MockLLM, make_llm
+from pipeline.llm import make_llm
+from pipeline.llm.mock import MockLLM
 from pipeline.newsletter import newsletter_all_dates, newsletter_stage
 from pipeline.newsletter_render import md_escape
 from pipeline.settings import load_settings

@@ -116,7 +116,8 @@ def test_persistent_failure_is_reported_and_resumable(tmp_path: Path):
 def test_enrich_survives_two_bad_replies_in_a_row(tmp_path: Path):
     """Truncated, then malformed: the first conversation fails; a fresh one is asked."""
     from pipeline.enrich import enrich_stage
-    from pipeline.llm import MockLLM, make_llm
+    from pipeline.llm import make_llm
+    from pipeline.llm.mock import MockLLM
     from pipeline.parse import parse_stage
 
     settings = load_settings(out_dir=tmp_path, llm={"provider": "mock"}, progress="off")

@@ -22,8 +22,9 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.llm import MockLLM, make_llm
-from pipeline.llm.mock_server import serve
+from pipeline.llm import make_llm
+from pipeline.llm.mock import MockLLM, Recorder
+from pipeline.llm.mock.http import serve
 from pipeline.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,17 +51,9 @@ Vote: 9
 """
 
 
-class RecordingMock(MockLLM):
-    """The mock, keeping every request body it was sent."""
-
-    def __init__(self, *a, **kw) -> None:
-        super().__init__(*a, **kw)
-        self.bodies: list[dict] = []
-
-    def handle(self, method, path, headers, body):  # type: ignore[override]
-        if body:
-            self.bodies.append(json.loads(body))
-        return super().handle(method, path, headers, body)
+def recording_mock() -> MockLLM:
+    """The mock with its request recorder: every chat request body it was sent."""
+    return MockLLM(recorder=Recorder())
 
 
 def _user(body: dict) -> str:
@@ -90,9 +83,9 @@ def hostile_settings(tmp_path: Path):
 def test_injection_in_a_digest_is_translated_as_text(hostile_settings):
     from pipeline.translate import translate_stage
 
-    mock = RecordingMock()
+    mock = recording_mock()
     translate_stage(hostile_settings, llm=make_llm(hostile_settings, mock=mock))
-    sent = [b for b in mock.bodies if "<segment" in _user(b)]
+    sent = [b for b in mock.recorder.requests if "<segment" in _user(b)]
     assert sent
     segment = re.compile(r'<segment id="(\d+)">(.*?)</segment>', re.S)
     for body in sent:
@@ -116,9 +109,9 @@ def test_injection_in_a_digest_is_translated_as_text(hostile_settings):
 def test_enrich_keeps_the_paper_inside_its_tag(hostile_settings):
     from pipeline.enrich import enrich_stage
 
-    mock = RecordingMock()
+    mock = recording_mock()
     enrich_stage(hostile_settings, llm=make_llm(hostile_settings, mock=mock))
-    papers = [_user(b) for b in mock.bodies if "<paper" in _user(b)]
+    papers = [_user(b) for b in mock.recorder.requests if "<paper" in _user(b)]
     assert len(papers) == 2
     for user in papers:
         assert user.count("<paper") == 1 and user.count("</paper>") == 1
@@ -143,8 +136,8 @@ def _index(settings) -> None:
 
 def _obedient_llm(settings, reply: str, seen: list[dict]):
     """A real SDK client whose endpoint answers like a model that obeyed the injection."""
-    from pipeline.llm.client import LLM, _HttpTracker
-    from pipeline.llm.usage import UsageMeter
+    from pipeline.llm.client import LLM
+    from pipeline.llm.usage import HttpTracker, UsageMeter
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(json.loads(request.content))
@@ -170,7 +163,7 @@ def _obedient_llm(settings, reply: str, seen: list[dict]):
         base_url="http://obedient.invalid/v1",
         http_client=httpx.Client(transport=httpx.MockTransport(handler)),
     )
-    return LLM(settings.llm, client, meter, _HttpTracker(meter), "http://obedient.invalid/v1")
+    return LLM(settings.llm, client, meter, HttpTracker(meter), "http://obedient.invalid/v1")
 
 
 def test_ask_never_follows_instructions_in_retrieved_entries(hostile_settings):

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.llm import MockLLM, make_llm
-from pipeline.llm.mock import MockTransport
+from pipeline.llm import count_tokens, make_llm
+from pipeline.llm.mock import MockLLM, MockTransport, Recorder
 from pipeline.parse import parse_stage
 from pipeline.records import SectionTranslation
 from pipeline.settings import PROJECT_ROOT, load_settings
@@ -79,20 +79,13 @@ def test_batches_several_sections_per_request_and_respects_budget(tmp_path, fixt
 
     # a small budget: more requests, each within the budget (unless a lone segment)
     small = make_settings(tmp_path / "b", fixtures, translate={"batch_tokens": 120})
-    seen: list[int] = []
-
-    class Spy(MockLLM):
-        def complete(self, req, *, fault=None):
-            user = req["messages"][-1]["content"]
-            from pipeline.llm import count_tokens
-
-            bodies = re.findall(r'<segment id="[^"]*">(.*?)</segment>', user, re.S)
-            seen.append(sum(count_tokens(b) for b in bodies) if len(bodies) > 1 else 0)
-            return super().complete(req, fault=fault)
-
-    report, mock = run(small, Spy())
+    report, mock = run(small, MockLLM(recorder=Recorder()))
     assert_complete(load(small))
     assert chat_requests(mock) > 2
+    seen: list[int] = []
+    for req in mock.recorder.requests:
+        bodies = re.findall(r'<segment id="[^"]*">(.*?)</segment>', req["messages"][-1]["content"], re.S)
+        seen.append(sum(count_tokens(b) for b in bodies) if len(bodies) > 1 else 0)
     assert max(seen) <= 120 + 10  # escaping may add a token or two
 
 
@@ -294,14 +287,8 @@ def test_numbers_and_glossary_are_validated(tmp_path, fixtures):
 
 def test_instruction_hidden_in_a_segment_is_translated_as_text(tmp_path, fixtures):
     settings = make_settings(tmp_path, fixtures)
-    seen: list[str] = []
-
-    class Spy(MockLLM):
-        def complete(self, req, *, fault=None):
-            seen.append(req["messages"][-1]["content"])
-            return super().complete(req, fault=fault)
-
-    run(settings, Spy())
+    _, mock = run(settings, MockLLM(recorder=Recorder()))
+    seen = [req["messages"][-1]["content"] for req in mock.recorder.requests]
     records = {(r.entry_id, r.index): r for r in load(settings)}
     attack = records[("2410.99999", 0)]
     assert "ignore previous instructions" in attack.text and attack.text.strip() != "HACKED"

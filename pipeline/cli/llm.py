@@ -29,7 +29,7 @@ def mock_llm_cmd(
     from pathlib import Path
 
     from ..llm.mock import MockLLM
-    from ..llm.mock_server import make_server
+    from ..llm.mock.http import make_server
     from ..store.layout import OutDir
 
     settings = build_settings(**opts)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from ..llm.registry import provider_names
 from ..settings import Settings, load_settings
 
 
@@ -36,9 +37,9 @@ def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
         "--llm",
         "llm_provider",
-        type=click.Choice(["openai", "mock"]),
+        type=click.Choice(provider_names()),
         default=None,
-        help="LLM backend: an OpenAI-compatible endpoint, or the offline mock.",
+        help="LLM provider: an OpenAI-compatible endpoint, Azure OpenAI, or the offline mock.",
     )(f)
     f = click.option("--model", "chat_model", default=None, help="Chat model name.")(f)
     f = click.option("--base-url", default=None, help="OpenAI-compatible base URL.")(f)

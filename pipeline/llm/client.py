@@ -1,13 +1,11 @@
-"""The one factory for the LLM client, and the thread-safe ``LLM`` wrapper stages use."""
+"""The one factory for the LLM client (:func:`make_llm`), and the thread-safe ``LLM`` facade
+every stage uses, whatever the provider (``registry.py``)."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -17,112 +15,40 @@ from pydantic import BaseModel
 
 from ..errors import ConfigError, LLMError
 from ..logsafe import redact, register_secret
-from ..settings import LLMSettings, Settings
+from .base import Completion, HttpOptions
+from .registry import get_provider
 from .structured import (
     StructuredResult,
+    check_structured,
     json_schema_format,
-    parse_json_reply,
     reask_messages,
     with_schema_in_system,
 )
 from .tokens import ensure_tiktoken_cache
-from .usage import UsageMeter
+from .usage import HttpTracker, UsageMeter
 
 if TYPE_CHECKING:
-    from .mock import MockLLM
+    from ..settings import LLMSettings, Settings
 
 log = logging.getLogger(__name__)
 
-MOCK_BASE_URL = "http://mock-llm.invalid/v1"
 
-
-@dataclass
-class Completion:
-    text: str
-    finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
-    refusal: str | None = None
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host in ("localhost", "host.docker.internal") or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def make_llm(settings: Settings, *, mock: MockLLM | None = None) -> LLM:
-    """Build the ``LLM`` for ``settings.llm``: the mock in-process, or any OpenAI-compatible URL."""
+def make_llm(settings: Settings, **options: Any) -> LLM:
+    """Build the ``LLM`` for ``settings.llm`` through its provider.  ``options`` go to the
+    provider: ``transport=`` (an ``httpx`` transport, for tests) for any provider, and
+    ``mock=MockLLM(...)`` for the mock."""
     cfg = settings.llm
     ensure_tiktoken_cache(settings.tiktoken_cache_dir)
     meter = UsageMeter()
-    tracker = _HttpTracker(meter)
-    hooks = {"request": [tracker.on_request], "response": [tracker.on_response]}
-    timeout = httpx.Timeout(cfg.timeout, connect=min(10.0, cfg.timeout))
-
-    if cfg.provider == "mock" and not cfg.base_url:
-        from .mock import MockTransport, get_default_mock
-
-        the_mock = mock or get_default_mock(settings)
-        http = httpx.Client(transport=MockTransport(the_mock), event_hooks=hooks, timeout=timeout)
-        base_url, api_key = MOCK_BASE_URL, "mock"
-    else:
-        base_url = cfg.base_url or "https://api.openai.com/v1"
-        secret = cfg.api_key.get_secret_value() if cfg.api_key else ""
-        if cfg.provider == "mock":
-            api_key = secret or "mock"
-        elif secret:
-            api_key = secret
-        elif _is_loopback(base_url):
-            api_key = "no-key"  # Ollama, vLLM, llama.cpp server need none
-        else:
-            raise ConfigError(
-                f"no API key for {urlsplit(base_url).hostname}: set OPENAI_API_KEY or "
-                "DIGEST_LLM__API_KEY (or use --llm mock)"
-            )
-        http = httpx.Client(event_hooks=hooks, timeout=timeout)
+    tracker = HttpTracker(meter)
+    http = HttpOptions(
+        event_hooks={"request": [tracker.on_request], "response": [tracker.on_response]},
+        timeout=httpx.Timeout(cfg.timeout, connect=min(10.0, cfg.timeout)),
+    )
     if cfg.api_key:
         register_secret(cfg.api_key.get_secret_value())
-    client = openai.OpenAI(
-        api_key=api_key,
-        base_url=base_url,
-        timeout=cfg.timeout,
-        max_retries=cfg.max_retries,
-        http_client=http,
-    )
-    return LLM(cfg, client, meter, tracker, base_url)
-
-
-class _HttpTracker:
-    """Counts HTTP responses by status, and attempts that got no response (timeouts,
-    dropped connections).  SDK retries run in the calling thread, so attempts without
-    a response are the per-thread difference between requests sent and responses."""
-
-    def __init__(self, meter: UsageMeter) -> None:
-        self.meter = meter
-        self._local = threading.local()
-
-    def on_request(self, request: httpx.Request) -> None:
-        self._local.sent = getattr(self._local, "sent", 0) + 1
-
-    def on_response(self, response: httpx.Response) -> None:
-        self._local.received = getattr(self._local, "received", 0) + 1
-        self.meter.add_status(response.status_code)
-
-    @contextmanager
-    def call(self) -> Iterator[None]:
-        self._local.sent = self._local.received = 0
-        try:
-            yield
-        finally:
-            lost = getattr(self._local, "sent", 0) - getattr(self._local, "received", 0)
-            for _ in range(max(0, lost)):
-                self.meter.add_timeout()
-            self._local.sent = self._local.received = 0
+    parts = get_provider(cfg.provider).build(settings, http, **options)
+    return LLM(cfg, parts.client, meter, tracker, parts.base_url)
 
 
 class LLM:
@@ -133,7 +59,7 @@ class LLM:
         settings: LLMSettings,
         client: openai.OpenAI,
         meter: UsageMeter,
-        tracker: _HttpTracker,
+        tracker: HttpTracker,
         base_url: str,
     ) -> None:
         self.settings = settings
@@ -379,32 +305,6 @@ class LLM:
         """For helpers that call ``self.client`` directly (batch API): same counting and errors."""
         with self._guard(None):
             yield
-
-
-def check_structured(comp: Completion, model_cls: type[BaseModel]) -> tuple[BaseModel | None, list[str]]:
-    """One structured-output reply: (value, []) or (None, why it cannot be used)."""
-    if comp.refusal:
-        return None, [f"refused: {comp.refusal[:200]}"]
-    if comp.finish_reason == "length":
-        return None, ["the reply was cut off at the token limit (finish_reason=length)"]
-    return parse_json_reply(comp.text, model_cls)
-
-
-def completion_from_body(body: dict[str, Any]) -> Completion:
-    """A chat completion object (e.g. one line of a Batch API output file) as a ``Completion``."""
-    usage = body.get("usage") or {}
-    pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-    choices = body.get("choices") or []
-    if not choices:
-        return Completion("", "error", pt, ct)
-    msg = choices[0].get("message") or {}
-    return Completion(
-        text=msg.get("content") or "",
-        finish_reason=choices[0].get("finish_reason") or "stop",
-        prompt_tokens=pt,
-        completion_tokens=ct,
-        refusal=msg.get("refusal"),
-    )
 
 
 def _rejects_json_schema(exc: openai.BadRequestError) -> bool:

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .base import Completion
+
 # Keywords OpenAI's strict mode rejects or that only add noise; pydantic validates them anyway.
 _DROP = {
     "default",
@@ -157,3 +159,29 @@ def reask_messages(previous: str, errors: list[str], *, truncated: bool, refused
         turns.append({"role": "assistant", "content": previous[:4000]})
     turns.append({"role": "user", "content": body})
     return turns
+
+
+def check_structured(comp: Completion, model_cls: type[BaseModel]) -> tuple[BaseModel | None, list[str]]:
+    """One structured-output reply: (value, []) or (None, why it cannot be used)."""
+    if comp.refusal:
+        return None, [f"refused: {comp.refusal[:200]}"]
+    if comp.finish_reason == "length":
+        return None, ["the reply was cut off at the token limit (finish_reason=length)"]
+    return parse_json_reply(comp.text, model_cls)
+
+
+def completion_from_body(body: dict[str, Any]) -> Completion:
+    """A chat completion object (e.g. one line of a Batch API output file) as a ``Completion``."""
+    usage = body.get("usage") or {}
+    pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    choices = body.get("choices") or []
+    if not choices:
+        return Completion("", "error", pt, ct)
+    msg = choices[0].get("message") or {}
+    return Completion(
+        text=msg.get("content") or "",
+        finish_reason=choices[0].get("finish_reason") or "stop",
+        prompt_tokens=pt,
+        completion_tokens=ct,
+        refusal=msg.get("refusal"),
+    )

@@ -1,12 +1,18 @@
-"""Thread-safe request / token / HTTP-status accounting, and cost estimates."""
+"""Thread-safe request / token / HTTP-status accounting (and the HTTP hooks that feed it),
+and cost estimates."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-from ..settings import LLMSettings
+if TYPE_CHECKING:
+    import httpx
+
+    from ..settings import LLMSettings
 
 
 class UsageMeter:
@@ -59,6 +65,34 @@ class UsageMeter:
                 "retries": self.retries,
                 "invalid_replies": self.invalid_replies,
             }
+
+
+class HttpTracker:
+    """Counts HTTP responses by status, and attempts that got no response (timeouts,
+    dropped connections).  SDK retries run in the calling thread, so attempts without
+    a response are the per-thread difference between requests sent and responses."""
+
+    def __init__(self, meter: UsageMeter) -> None:
+        self.meter = meter
+        self._local = threading.local()
+
+    def on_request(self, request: httpx.Request) -> None:
+        self._local.sent = getattr(self._local, "sent", 0) + 1
+
+    def on_response(self, response: httpx.Response) -> None:
+        self._local.received = getattr(self._local, "received", 0) + 1
+        self.meter.add_status(response.status_code)
+
+    @contextmanager
+    def call(self) -> Iterator[None]:
+        self._local.sent = self._local.received = 0
+        try:
+            yield
+        finally:
+            lost = getattr(self._local, "sent", 0) - getattr(self._local, "received", 0)
+            for _ in range(max(0, lost)):
+                self.meter.add_timeout()
+            self._local.sent = self._local.received = 0
 
 
 def price_basis(llm_settings: LLMSettings) -> str:

@@ -15,20 +15,28 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .mock import MockLLM, Reply
+from .faults import FaultPlan
+from .wire import Reply, error_reply, json_reply
 
 _CHAT_URL = "/v1/chat/completions"
 
+LineHandler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+
 
 class BatchStore:
-    def __init__(self, mock: MockLLM, state_dir: Path | None) -> None:
-        self.mock = mock
+    """``handle_line`` answers one request line (the server's chat handler); ``plan`` gives
+    the current fault plan (batch steps, failures, expiry)."""
+
+    def __init__(
+        self, handle_line: LineHandler, plan: Callable[[], FaultPlan], state_dir: Path | None
+    ) -> None:
+        self.handle_line = handle_line
+        self.plan = plan
         self.state_dir = state_dir
         self._lock = threading.Lock()
         self._memory: dict[str, Any] = {"files": {}, "batches": {}, "contents": {}}
@@ -66,38 +74,36 @@ class BatchStore:
     # -- routing ----------------------------------------------------------------------------
 
     def route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        from .mock import _error, _json
-
         parts = path.strip("/").split("/")
         if parts[0] == "files":
             if method == "POST" and len(parts) == 1:
                 return self._upload(headers, body)
             if method == "GET" and len(parts) == 1:
                 with self._state() as st:
-                    return _json(
+                    return json_reply(
                         200, {"object": "list", "data": list(st["files"].values()), "has_more": False}
                     )
             if len(parts) >= 2:
                 with self._state() as st:
                     meta = st["files"].get(parts[1])
                     if meta is None:
-                        return _error(
+                        return error_reply(
                             404, f"No such File object: {parts[1]}", None, "invalid_request_error", "id"
                         )
                     if method == "DELETE":
                         st["files"].pop(parts[1])
-                        return _json(200, {"id": parts[1], "object": "file", "deleted": True})
+                        return json_reply(200, {"id": parts[1], "object": "file", "deleted": True})
                     if len(parts) == 3 and parts[2] == "content":
                         data = self._read_content(st, parts[1]) or b""
                         return 200, {"content-type": "application/octet-stream"}, data
-                    return _json(200, meta)
+                    return json_reply(200, meta)
         if parts[0] == "batches":
             if method == "POST" and len(parts) == 1:
                 return self._create(body)
             if method == "GET" and len(parts) == 1:
                 with self._state() as st:
                     data = sorted(st["batches"].values(), key=lambda b: b["created_at"], reverse=True)
-                    return _json(
+                    return json_reply(
                         200,
                         {
                             "object": "list",
@@ -109,16 +115,16 @@ class BatchStore:
                     )
             if len(parts) >= 2:
                 return self._batch_op(method, parts[1], parts[2] if len(parts) > 2 else "")
-        return _error(404, f"Unknown request URL: {method} /v1{path}", "unknown_url", "invalid_request_error")
+        return error_reply(
+            404, f"Unknown request URL: {method} /v1{path}", "unknown_url", "invalid_request_error"
+        )
 
     # -- files ------------------------------------------------------------------------------
 
     def _upload(self, headers: dict[str, str], body: bytes) -> Reply:
-        from .mock import _error, _json
-
         fields = _parse_multipart(headers.get("content-type", ""), body)
         if "file" not in fields:
-            return _error(400, "Missing file in multipart form.", None, "invalid_request_error", "file")
+            return error_reply(400, "Missing file in multipart form.", None, "invalid_request_error", "file")
         filename, data = fields["file"]
         purpose = fields.get("purpose", ("", b""))[1].decode()
         if purpose not in (
@@ -130,12 +136,12 @@ class BatchStore:
             "evals",
             "vision",
         ):
-            return _error(400, f"Invalid purpose {purpose!r}.", None, "invalid_request_error", "purpose")
+            return error_reply(400, f"Invalid purpose {purpose!r}.", None, "invalid_request_error", "purpose")
         meta = self._new_file(filename or "upload.jsonl", purpose, data)
         with self._state() as st:
             st["files"][meta["id"]] = meta
             st["contents"][meta["id"]] = data
-        return _json(200, meta)
+        return json_reply(200, meta)
 
     @staticmethod
     def _new_file(filename: str, purpose: str, data: bytes) -> dict[str, Any]:
@@ -154,17 +160,15 @@ class BatchStore:
     # -- batches ----------------------------------------------------------------------------
 
     def _create(self, body: bytes) -> Reply:
-        from .mock import _error, _json
-
         try:
             req = json.loads(body or b"{}")
         except json.JSONDecodeError:
-            return _error(
+            return error_reply(
                 400, "We could not parse the JSON body of your request.", None, "invalid_request_error"
             )
         fid = req.get("input_file_id")
         if req.get("endpoint") != _CHAT_URL:
-            return _error(
+            return error_reply(
                 400,
                 f"Unsupported endpoint {req.get('endpoint')!r} for the mock's batches.",
                 None,
@@ -174,7 +178,7 @@ class BatchStore:
         now = int(time.time())
         with self._state() as st:
             if fid not in st["files"]:
-                return _error(
+                return error_reply(
                     400,
                     f"Invalid input_file_id {fid!r}: no such file.",
                     None,
@@ -205,33 +209,31 @@ class BatchStore:
                 "_retrieves": 0,
             }
             st["batches"][batch["id"]] = batch
-            return _json(200, _public(batch))
+            return json_reply(200, _public(batch))
 
     def _batch_op(self, method: str, batch_id: str, op: str) -> Reply:
-        from .mock import _error, _json
-
         with self._state() as st:
             batch = st["batches"].get(batch_id)
             if batch is None:
-                return _error(
+                return error_reply(
                     404, f"No batch found with id '{batch_id}'.", None, "invalid_request_error", "batch_id"
                 )
             now = int(time.time())
             if method == "POST" and op == "cancel":
                 if batch["status"] in ("validating", "in_progress"):
                     batch.update(status="cancelling", cancelling_at=now)
-                return _json(200, _public(batch))
+                return json_reply(200, _public(batch))
             if method != "GET" or op:
-                return _error(405, "Method not allowed.", None, "invalid_request_error")
+                return error_reply(405, "Method not allowed.", None, "invalid_request_error")
             if batch["status"] == "cancelling":
                 batch.update(status="cancelled", cancelled_at=now)
             elif batch["status"] in ("validating", "in_progress"):
                 batch["_retrieves"] += 1
-                if batch["_retrieves"] >= self.mock.faults.plan.batch_steps:
+                if batch["_retrieves"] >= self.plan().batch_steps:
                     self._run(st, batch, now)
                 else:
                     batch.update(status="in_progress", in_progress_at=batch["in_progress_at"] or now)
-            return _json(200, _public(batch))
+            return json_reply(200, _public(batch))
 
     def _run(self, st: dict[str, Any], batch: dict[str, Any], now: int) -> None:
         data = self._read_content(st, batch["input_file_id"]) or b""
@@ -256,7 +258,7 @@ class BatchStore:
             batch.update(status="failed", failed_at=now, errors={"object": "list", "data": errors})
             return
         ok, bad = [], []
-        expire_after = self.mock.faults.plan.batch_expire_after
+        expire_after = self.plan().batch_expire_after
         for n, (custom_id, body) in enumerate(out_lines):
             line_id = f"batch_req_{uuid.uuid4().hex[:24]}"
             if 0 <= expire_after <= n:  # like OpenAI: unfinished requests of an expired batch
@@ -272,7 +274,7 @@ class BatchStore:
                     }
                 )
                 continue
-            if self.mock.faults.batch_item_fails(custom_id):
+            if self.plan().batch_item_fails(custom_id):
                 bad.append(
                     {
                         "id": line_id,
@@ -285,7 +287,7 @@ class BatchStore:
                     }
                 )
                 continue
-            status, payload = self._chat(body)
+            status, payload = self.handle_line(body)
             line = {
                 "id": line_id,
                 "custom_id": custom_id,
@@ -309,23 +311,6 @@ class BatchStore:
             batch.update(status="expired", expired_at=now)
         else:
             batch.update(status="completed", finalizing_at=now, completed_at=now)
-
-    def _chat(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        from .mock import _unknown_model
-
-        if body.get("model") not in self.mock.chat_models:
-            status, _, payload = _unknown_model(str(body.get("model")))
-            return status, json.loads(payload)
-        if not body.get("messages"):
-            return 400, {
-                "error": {
-                    "message": "'messages' must be a non-empty array.",
-                    "type": "invalid_request_error",
-                    "param": "messages",
-                    "code": None,
-                }
-            }
-        return self.mock.complete(body)
 
 
 def _public(batch: dict[str, Any]) -> dict[str, Any]:

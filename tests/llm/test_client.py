@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError, LLMError
-from pipeline.llm import MockLLM, make_llm
+from pipeline.llm import make_llm
+from pipeline.llm.mock import MockLLM
 from pipeline.settings import load_settings
 
 SOURCES = (

@@ -12,8 +12,7 @@ import pytest
 from pipeline.llm import count_tokens, estimate_cost
 from pipeline.llm.tokens import cache_file_name, encoding_name_for
 from pipeline.settings import LLMSettings
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 
 def _fresh_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..text.hangul import SYLLABLES
+from ...text.hangul import SYLLABLES
 
 LATIN_TERM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.+/][A-Za-z0-9]+)*")
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:\s?%|[KMBT]\b|x\b|×)?")

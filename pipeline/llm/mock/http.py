@@ -7,7 +7,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .mock import MockLLM, MockTimeout
+from .server import MockLLM, MockTimeout
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 KINDS = ("429", "500", "timeout", "malformed", "truncate", "korean", "refusal")
 SCRIPT_ITEMS = (*KINDS, "ok")
@@ -40,6 +40,12 @@ class FaultPlan:
             raise ConfigError(f"unknown mock fault kind(s) {bad}; known: {', '.join(KINDS)}")
         if not 0.0 <= self.rate <= 1.0 or not 0.0 <= self.batch_fail_rate <= 1.0:
             raise ConfigError("mock fault rates must be between 0 and 1")
+
+    def batch_item_fails(self, custom_id: str) -> bool:
+        """Does this batch request line fail (``batch_fail_ids`` / ``batch_fail_rate``)?"""
+        if custom_id in self.batch_fail_ids:
+            return True
+        return self.batch_fail_rate > 0 and _unit(f"batch:{self.seed}:{custom_id}") < self.batch_fail_rate
 
 
 def parse_fault_spec(spec: str | None) -> FaultPlan:
@@ -113,12 +119,6 @@ class FaultDecider:
             return None
         pick = int(_unit(f"kind:{self.plan.seed}:{digest}:{n}") * len(self.plan.kinds))
         return self.plan.kinds[min(pick, len(self.plan.kinds) - 1)]
-
-    def batch_item_fails(self, custom_id: str) -> bool:
-        if custom_id in self.plan.batch_fail_ids:
-            return True
-        rate = self.plan.batch_fail_rate
-        return rate > 0 and _unit(f"batch:{self.plan.seed}:{custom_id}") < rate
 
 
 def _unit(key: str) -> float:

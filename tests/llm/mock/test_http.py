@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.llm import MockLLM, make_llm
-from pipeline.llm.mock_server import serve
+from pipeline.llm import make_llm
+from pipeline.llm.mock import MockLLM
+from pipeline.llm.mock.http import serve
 from pipeline.settings import load_settings
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DIGEST = ROOT / ".venv" / "bin" / "digest"
 QA = [
     {"role": "system", "content": "<refusal>Nothing on that.</refusal>"},

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import LLMError
-from pipeline.llm import MockLLM, make_llm
 from pipeline.llm import batch_api as ba
+from pipeline.llm import make_llm
+from pipeline.llm.mock import MockLLM
 from pipeline.settings import load_settings
 from pipeline.text.hangul import has_hangul
 

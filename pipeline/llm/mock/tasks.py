@@ -9,10 +9,10 @@ import math
 import re
 from typing import Any
 
-from ..text.hangul import SYLLABLES, has_hangul
-from .hangul import mock_translate, parse_glossary
-from .mock_schema import SchemaFiller
-from .mock_text import content_terms, latin_terms, sentences
+from ...text.hangul import SYLLABLES, has_hangul
+from .lexicon import mock_translate, parse_glossary
+from .schema import SchemaFiller
+from .text import content_terms, latin_terms, sentences
 
 DEFAULT_REFUSAL = "I cannot answer this question from the digests."
 EMBED_DIMS = 384

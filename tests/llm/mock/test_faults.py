@@ -7,9 +7,8 @@ import json
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.llm import MockLLM
-from pipeline.llm.faults import FaultPlan, parse_fault_spec
-from pipeline.llm.mock import MockTimeout
+from pipeline.llm.mock import MockLLM, MockTimeout
+from pipeline.llm.mock.faults import FaultPlan, parse_fault_spec
 
 TRANSLATE = {
     "model": "gpt-4o-mini",

@@ -1,9 +1,10 @@
 """A deterministic, offline OpenAI-compatible server for tests and ``--llm mock``.
 
 ``MockLLM.handle`` speaks the wire protocol (chat completions with structured output
-and streaming, embeddings, models, files and batches); ``MockTransport`` plugs it into
-an ``httpx.Client`` in-process, and ``mock_server.serve`` puts it behind a real port.
-Everything above HTTP is the real ``openai`` SDK.
+and streaming, embeddings, models, files and batches); ``transport.MockTransport`` plugs
+it into an ``httpx.Client`` in-process, and ``http.serve`` puts it behind a real port.
+Everything above HTTP is the real ``openai`` SDK.  A :class:`~.recorder.Recorder` keeps
+what it was sent and may steer its replies (tests).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
-
-from ..store.layout import OutDir
+from ..tokens import count_message_tokens, count_tokens, get_encoding
+from .batch_store import BatchStore
 from .faults import FaultDecider, FaultPlan, parse_fault_spec
-from .mock_tasks import (
+from .recorder import Recorder
+from .tasks import (
     EMBED_DIMS,
     detect_task,
     embed_text,
@@ -35,10 +36,16 @@ from .mock_tasks import (
     text_reply,
     translate_reply,
 )
-from .tokens import count_message_tokens, count_tokens, get_encoding
-
-if TYPE_CHECKING:
-    from ..settings import Settings
+from .wire import (
+    Reply,
+    endpoint_name,
+    error_reply,
+    json_reply,
+    model_object,
+    retry_after,
+    sse_events,
+    unknown_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +53,7 @@ CHAT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "mock-chat")
 EMBED_MODELS = ("text-embedding-3-small", "mock-embed")
 REFUSAL_TEXT = "I'm sorry, but I can't help with that request."
 KOREAN_TEXT = "죄송하지만 이 내용은 한국어로만 답변할 수 있습니다."
-
-Reply = tuple[int, dict[str, str], bytes]
+_AZURE_PREFIX = re.compile(r"^/openai(?:/deployments/[^/]+)?(?=/)")
 
 
 class MockTimeout(Exception):
@@ -65,6 +71,7 @@ class MockLLM:
         reject_json_schema: bool = False,
         api_key: str | None = None,
         models: tuple[str, ...] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         plan = parse_fault_spec(faults) if isinstance(faults, str) or faults is None else faults
         self.faults = FaultDecider(plan)
@@ -72,9 +79,10 @@ class MockLLM:
         self.reject_json_schema = reject_json_schema
         self.api_key = api_key  # when set, other keys get 401 (like OpenAI)
         self.chat_models = tuple(models) if models else CHAT_MODELS
+        self.recorder = recorder
         self._lock = threading.Lock()
         self._stats = self._empty_stats()
-        self._batches: Any = None
+        self._batches: BatchStore | None = None
 
     # -- stats ----------------------------------------------------------------------------
 
@@ -112,9 +120,10 @@ class MockLLM:
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         path = path.split("?", 1)[0].rstrip("/")
+        path = _AZURE_PREFIX.sub("", path)  # Azure: /openai[/deployments/<name>]/chat/completions
         if path.startswith("/v1"):
             path = path[3:]
-        endpoint = _endpoint_name(method, path)
+        endpoint = endpoint_name(method, path)
         with self._lock:
             self._stats["total"] += 1
             self._stats["by_endpoint"][endpoint] += 1
@@ -124,11 +133,13 @@ class MockLLM:
 
     def _route(self, method: str, path: str, headers: dict[str, str], body: bytes, endpoint: str) -> Reply:
         if endpoint == "stats":
-            return _json(200, self.stats)
+            return json_reply(200, self.stats)
         if self.api_key is not None:
-            given = headers.get("authorization", "").removeprefix("Bearer ").strip()
+            given = headers.get("authorization", "").removeprefix("Bearer ").strip() or headers.get(
+                "api-key", ""
+            )
             if given != self.api_key:
-                return _error(
+                return error_reply(
                     401, f"Incorrect API key provided: {given}.", "invalid_api_key", "invalid_request_error"
                 )
         if endpoint == "chat":
@@ -136,25 +147,25 @@ class MockLLM:
         if endpoint == "embeddings":
             return self._embeddings(body)
         if endpoint == "models":
-            return _json(200, {"object": "list", "data": [_model(m) for m in self.all_models()]})
+            return json_reply(200, {"object": "list", "data": [model_object(m) for m in self.all_models()]})
         if endpoint == "model":
             name = path.split("/models/", 1)[1]
             if name in self.all_models():
-                return _json(200, _model(name))
-            return _unknown_model(name)
+                return json_reply(200, model_object(name))
+            return unknown_model(name)
         if endpoint.startswith(("files", "file", "batch")):
             return self.batch_store().route(method, path, headers, body)
-        return _error(404, f"Unknown request URL: {method} /v1{path}", "unknown_url", "invalid_request_error")
+        return error_reply(
+            404, f"Unknown request URL: {method} /v1{path}", "unknown_url", "invalid_request_error"
+        )
 
     def all_models(self) -> tuple[str, ...]:
         return (*self.chat_models, *EMBED_MODELS)
 
-    def batch_store(self) -> Any:
-        from .mock_batch import BatchStore
-
+    def batch_store(self) -> BatchStore:
         with self._lock:
             if self._batches is None:
-                self._batches = BatchStore(self, self.state_dir)
+                self._batches = BatchStore(self.batch_line, lambda: self.faults.plan, self.state_dir)
             return self._batches
 
     # -- chat completions ---------------------------------------------------------------------
@@ -163,15 +174,19 @@ class MockLLM:
         try:
             req = json.loads(body or b"{}")
         except json.JSONDecodeError:
-            return _error(
+            return error_reply(
                 400, "We could not parse the JSON body of your request.", None, "invalid_request_error"
             )
+        if self.recorder is not None:
+            answer = self.recorder.received(req)
+            if answer is not None:
+                return json_reply(*answer)
         model = req.get("model")
         if model not in self.chat_models:
-            return _unknown_model(str(model))
+            return unknown_model(str(model))
         messages = req.get("messages")
         if not isinstance(messages, list) or not messages:
-            return _error(
+            return error_reply(
                 400, "'messages' must be a non-empty array.", None, "invalid_request_error", "messages"
             )
         fault = self.faults.decide("chat", body)
@@ -181,26 +196,26 @@ class MockLLM:
         if fault:
             self._count("faults", fault)
         if fault == "429":
-            return _error(
+            return error_reply(
                 429,
                 "Rate limit reached for requests (mock).",
                 "rate_limit_exceeded",
                 "requests",
-                headers=_retry_after(plan.retry_after_ms),
+                headers=retry_after(plan.retry_after_ms),
             )
         if fault == "500":
-            return _error(
+            return error_reply(
                 500,
                 "The server had an error while processing your request (mock).",
                 None,
                 "server_error",
-                headers=_retry_after(plan.retry_after_ms),
+                headers=retry_after(plan.retry_after_ms),
             )
         if fault == "timeout":
             raise MockTimeout("mock timeout")
         rf = req.get("response_format") or None
         if rf and rf.get("type") == "json_schema" and self.reject_json_schema:
-            return _error(
+            return error_reply(
                 400,
                 "response_format type 'json_schema' is not supported by this server",
                 None,
@@ -209,14 +224,30 @@ class MockLLM:
             )
         status, payload = self.complete(req, fault=fault)
         if status != 200:
-            return _json(status, payload)
+            return json_reply(status, payload)
         if req.get("stream"):
             include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
-            return 200, {"content-type": "text/event-stream"}, _sse(payload, include_usage)
-        return _json(200, payload)
+            return 200, {"content-type": "text/event-stream"}, sse_events(payload, include_usage)
+        return json_reply(200, payload)
+
+    def batch_line(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The reply to one request line of a batch: (status, chat completion or error)."""
+        if self.recorder is not None:
+            self.recorder.received(body)
+        if body.get("model") not in self.chat_models:
+            status, _, payload = unknown_model(str(body.get("model")))
+            return status, json.loads(payload)
+        if not body.get("messages"):
+            _, _, payload = error_reply(
+                400, "'messages' must be a non-empty array.", None, "invalid_request_error", "messages"
+            )
+            return 400, json.loads(payload)
+        return self.complete(body)
 
     def complete(self, req: dict[str, Any], *, fault: str | None = None) -> tuple[int, dict[str, Any]]:
-        """A chat completion object for a request body (also used by batches)."""
+        """A chat completion object for a request body (online and batch lines alike)."""
+        if self.recorder is not None:
+            fault = self.recorder.fault_for(req, fault)
         model = req.get("model", "mock-chat")
         messages = req.get("messages") or []
         rf = req.get("response_format") or None
@@ -244,6 +275,8 @@ class MockLLM:
             content, finish = content[: max(1, len(content) // 2)], "length"
         elif fault == "refusal":
             content, refusal = None, REFUSAL_TEXT
+        elif fault is None and content and self.recorder is not None:
+            content = self.recorder.edit(req, content)
         limit = req.get("max_completion_tokens") or req.get("max_tokens")
         if content and limit:
             enc = get_encoding(model)
@@ -282,17 +315,17 @@ class MockLLM:
         try:
             req = json.loads(body or b"{}")
         except json.JSONDecodeError:
-            return _error(
+            return error_reply(
                 400, "We could not parse the JSON body of your request.", None, "invalid_request_error"
             )
         model = req.get("model")
         if model not in EMBED_MODELS:
-            return _unknown_model(str(model))
+            return unknown_model(str(model))
         inputs = req.get("input")
         if isinstance(inputs, str) or (isinstance(inputs, list) and inputs and isinstance(inputs[0], int)):
             inputs = [inputs]
         if not isinstance(inputs, list) or not inputs:
-            return _error(
+            return error_reply(
                 400, "'input' must be a non-empty string or array.", None, "invalid_request_error", "input"
             )
         dims = int(req.get("dimensions") or EMBED_DIMS)
@@ -309,7 +342,7 @@ class MockLLM:
             data.append({"object": "embedding", "index": i, "embedding": emb})
         with self._lock:
             self._stats["prompt_tokens"] += tokens
-        return _json(
+        return json_reply(
             200,
             {
                 "object": "list",
@@ -320,97 +353,6 @@ class MockLLM:
         )
 
 
-# -- in-process transport -------------------------------------------------------------------------
-
-
-class MockTransport(httpx.BaseTransport):
-    """Routes an ``httpx.Client``'s requests to a ``MockLLM`` without sockets."""
-
-    def __init__(self, mock: MockLLM) -> None:
-        self.mock = mock
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
-        try:
-            status, headers, payload = self.mock.handle(
-                request.method, request.url.raw_path.decode(), dict(request.headers), body
-            )
-        except MockTimeout:
-            raise httpx.ReadTimeout("mock LLM timed out", request=request) from None
-        return httpx.Response(status, headers=headers, content=payload, request=request)
-
-
-_DEFAULT_MOCKS: dict[tuple[str, str], MockLLM] = {}
-_DEFAULT_LOCK = threading.Lock()
-
-
-def get_default_mock(settings: Settings) -> MockLLM:
-    """The process-wide mock for this fault spec and output folder."""
-    state_dir = OutDir(settings.out_dir).mock_state_dir.resolve()
-    key = (settings.llm.mock_faults, str(state_dir))
-    with _DEFAULT_LOCK:
-        if key not in _DEFAULT_MOCKS:
-            _DEFAULT_MOCKS[key] = MockLLM(settings.llm.mock_faults, state_dir=state_dir)
-        return _DEFAULT_MOCKS[key]
-
-
-# -- wire helpers ---------------------------------------------------------------------------------
-
-
-def _endpoint_name(method: str, path: str) -> str:
-    if path == "/chat/completions":
-        return "chat"
-    if path == "/embeddings":
-        return "embeddings"
-    if path == "/models":
-        return "models"
-    if path.startswith("/models/"):
-        return "model"
-    if path == "/mock/stats":
-        return "stats"
-    if path == "/files":
-        return "files"
-    if path.startswith("/files/"):
-        return "file_content" if path.endswith("/content") else "file"
-    if path.startswith("/batches"):
-        return "batches"
-    return "other"
-
-
-def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
-    h = {"content-type": "application/json", "x-request-id": f"req_{uuid.uuid4().hex[:16]}"}
-    h.update(headers or {})
-    return status, h, json.dumps(payload, ensure_ascii=False).encode()
-
-
-def _error(
-    status: int,
-    message: str,
-    code: str | None,
-    typ: str,
-    param: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Reply:
-    return _json(status, {"error": {"message": message, "type": typ, "param": param, "code": code}}, headers)
-
-
-def _unknown_model(name: str) -> Reply:
-    return _error(
-        404,
-        f"The model `{name}` does not exist or you do not have access to it.",
-        "model_not_found",
-        "invalid_request_error",
-    )
-
-
-def _retry_after(ms: int) -> dict[str, str]:
-    return {"retry-after-ms": str(ms), "retry-after": str(max(0.001, ms / 1000))}
-
-
-def _model(name: str) -> dict[str, Any]:
-    return {"id": name, "object": "model", "created": 1700000000, "owned_by": "mock"}
-
-
 def _koreanize(value: Any) -> Any:
     if isinstance(value, str):
         return KOREAN_TEXT
@@ -419,40 +361,3 @@ def _koreanize(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _koreanize(v) for k, v in value.items()}
     return value
-
-
-def _sse(payload: dict[str, Any], include_usage: bool) -> bytes:
-    choice = payload["choices"][0]
-    base = {k: payload[k] for k in ("id", "created", "model", "system_fingerprint")}
-    base["object"] = "chat.completion.chunk"
-    content = choice["message"]["content"] or ""
-    pieces = re.findall(r"\S+\s*|\s+", content) or [""]
-    events = [
-        {
-            **base,
-            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
-        }
-    ]
-    for i in range(0, len(pieces), 3):
-        events.append(
-            {
-                **base,
-                "choices": [
-                    {"index": 0, "delta": {"content": "".join(pieces[i : i + 3])}, "finish_reason": None}
-                ],
-            }
-        )
-    if choice["message"].get("refusal"):
-        events.append(
-            {
-                **base,
-                "choices": [
-                    {"index": 0, "delta": {"refusal": choice["message"]["refusal"]}, "finish_reason": None}
-                ],
-            }
-        )
-    events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]})
-    if include_usage:
-        events.append({**base, "choices": [], "usage": payload["usage"]})
-    out = b"".join(b"data: " + json.dumps(e, ensure_ascii=False).encode() + b"\n\n" for e in events)
-    return out + b"data: [DONE]\n\n"

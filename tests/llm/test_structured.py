@@ -10,7 +10,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from pipeline.errors import LLMError
-from pipeline.llm import MockLLM, make_llm, strict_json_schema
+from pipeline.llm import make_llm, strict_json_schema
+from pipeline.llm.mock import MockLLM, Recorder
 from pipeline.records import KeyResult, Metadata
 from pipeline.settings import load_settings
 
@@ -32,17 +33,9 @@ class PaperFacts(BaseModel):
     venue: str | None = None
 
 
-class Recording(MockLLM):
-    """The mock, keeping the request bodies so tests can look at the wire."""
-
-    def __init__(self, *a, **kw) -> None:
-        super().__init__(*a, **kw)
-        self.bodies: list[dict] = []
-
-    def handle(self, method, path, headers, body):
-        if path.endswith("/chat/completions"):
-            self.bodies.append(json.loads(body))
-        return super().handle(method, path, headers, body)
+def recording_mock(**kw) -> MockLLM:
+    """The mock with its request recorder, so tests can look at the wire."""
+    return MockLLM(recorder=Recorder(), **kw)
 
 
 TRANSLATE = [
@@ -94,12 +87,12 @@ def test_strict_schema_shape() -> None:
 
 
 def test_json_schema_mode_sends_strict_schema(tmp_path: Path, cache_dir: Path) -> None:
-    mock = Recording()
+    mock = recording_mock()
     res = _llm(tmp_path, cache_dir, mock, json_mode="json_schema").complete_json(
         PAPER, PaperFacts, schema_name="paper facts"
     )
     assert res.ok and res.attempts == 1 and not res.errors
-    rf = mock.bodies[0]["response_format"]
+    rf = mock.recorder.requests[0]["response_format"]
     assert rf["type"] == "json_schema" and rf["json_schema"]["strict"] is True
     assert rf["json_schema"]["name"] == "paper_facts"
     assert rf["json_schema"]["schema"] == strict_json_schema(PaperFacts)
@@ -111,12 +104,12 @@ def test_json_schema_mode_sends_strict_schema(tmp_path: Path, cache_dir: Path) -
 
 
 def test_json_object_mode_puts_schema_in_system_prompt(tmp_path: Path, cache_dir: Path) -> None:
-    mock = Recording()
+    mock = recording_mock()
     res = _llm(tmp_path, cache_dir, mock, json_mode="json_object").complete_json(
         TRANSLATE, Translations, schema_name="translations"
     )
     assert res.ok and res.value.translations[0].id == "s1"
-    body = mock.bodies[0]
+    body = mock.recorder.requests[0]
     assert body["response_format"] == {"type": "json_object"}
     assert body["messages"][0]["role"] == "system"
     assert '"translations"' in body["messages"][0]["content"]
@@ -124,26 +117,33 @@ def test_json_object_mode_puts_schema_in_system_prompt(tmp_path: Path, cache_dir
 
 
 def test_auto_falls_back_once_when_server_rejects_json_schema(tmp_path: Path, cache_dir: Path) -> None:
-    mock = Recording(reject_json_schema=True)
+    mock = recording_mock(reject_json_schema=True)
     llm = _llm(tmp_path, cache_dir, mock, json_mode="auto")
     first = llm.complete_json(PAPER, PaperFacts, schema_name="facts")
-    assert first.ok and [b["response_format"]["type"] for b in mock.bodies] == ["json_schema", "json_object"]
+    assert first.ok and [b["response_format"]["type"] for b in mock.recorder.requests] == [
+        "json_schema",
+        "json_object",
+    ]
     second = llm.complete_json(TRANSLATE, Translations, schema_name="translations")
-    assert second.ok and len(mock.bodies) == 3 and mock.bodies[2]["response_format"]["type"] == "json_object"
+    assert (
+        second.ok
+        and len(mock.recorder.requests) == 3
+        and mock.recorder.requests[2]["response_format"]["type"] == "json_object"
+    )
     # a server that rejects json_schema when json_schema is demanded is a transport/config error
     with pytest.raises(LLMError, match="HTTP 400"):
-        _llm(tmp_path, cache_dir, Recording(reject_json_schema=True), json_mode="json_schema").complete_json(
-            PAPER, PaperFacts, schema_name="facts"
-        )
+        _llm(
+            tmp_path, cache_dir, recording_mock(reject_json_schema=True), json_mode="json_schema"
+        ).complete_json(PAPER, PaperFacts, schema_name="facts")
 
 
 def test_reask_names_the_errors_after_malformed_output(tmp_path: Path, cache_dir: Path) -> None:
-    mock = Recording()
+    mock = recording_mock()
     mock.script(["malformed"])
     res = _llm(tmp_path, cache_dir, mock).complete_json(TRANSLATE, Translations, schema_name="t")
     assert res.ok and res.attempts == 2
     assert "not valid JSON" in res.errors[0]
-    retry = mock.bodies[1]["messages"]
+    retry = mock.recorder.requests[1]["messages"]
     assert retry[: len(TRANSLATE)] == TRANSLATE
     assert retry[-2]["role"] == "assistant" and retry[-1]["role"] == "user"
     assert "not valid JSON" in retry[-1]["content"]
@@ -153,20 +153,22 @@ def test_validation_errors_never_raise(tmp_path: Path, cache_dir: Path) -> None:
     class Strict(BaseModel):
         tldr: str = Field(pattern=r"^IMPOSSIBLE-\d+$")  # the schema sent cannot carry this
 
-    mock = Recording()
+    mock = recording_mock()
     res = _llm(tmp_path, cache_dir, mock).complete_json(PAPER, Strict, schema_name="s", max_reasks=2)
-    assert not res.ok and res.value is None and res.attempts == 3 and len(mock.bodies) == 3
+    assert not res.ok and res.value is None and res.attempts == 3 and len(mock.recorder.requests) == 3
     assert all("tldr" in e for e in res.errors) and res.raw.startswith("{")
-    assert "tldr" in mock.bodies[2]["messages"][-1]["content"]
+    assert "tldr" in mock.recorder.requests[2]["messages"][-1]["content"]
 
 
 def test_truncation_and_refusal_are_reported_and_reasked(tmp_path: Path, cache_dir: Path) -> None:
-    mock = Recording()
+    mock = recording_mock()
     llm = _llm(tmp_path, cache_dir, mock)
     mock.script(["truncate"])
     res = llm.complete_json(TRANSLATE, Translations, schema_name="t")
     assert res.ok and res.truncated and res.attempts == 2
-    assert mock.bodies[1]["max_tokens"] > mock.bodies[0]["max_tokens"]  # more room on the re-ask
+    assert (
+        mock.recorder.requests[1]["max_tokens"] > mock.recorder.requests[0]["max_tokens"]
+    )  # more room on the re-ask
 
     mock.script(["truncate"])
     res = llm.complete_json(TRANSLATE, Translations, schema_name="t", max_reasks=0)
@@ -187,24 +189,18 @@ def test_small_max_tokens_truncates_for_real(tmp_path: Path, cache_dir: Path) ->
 
 
 def test_auto_keeps_json_schema_after_an_unrelated_400(tmp_path: Path, cache_dir: Path) -> None:
-    class ContextTooLong(Recording):
-        def handle(self, method, path, headers, body):
-            if path.endswith("/chat/completions") and len(self.bodies) == 0:
-                self.bodies.append(json.loads(body))
-                msg = {
-                    "error": {
-                        "message": "This model's maximum context length is 8 tokens.",
-                        "type": "invalid_request_error",
-                        "param": "messages",
-                        "code": None,
-                    }
-                }
-                return 400, {"content-type": "application/json"}, json.dumps(msg).encode()
-            return super().handle(method, path, headers, body)
-
-    mock = ContextTooLong()
+    msg = {
+        "error": {
+            "message": "This model's maximum context length is 8 tokens.",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": None,
+        }
+    }
+    recorder = Recorder(answer=lambda req: (400, msg) if len(recorder) == 1 else None)
+    mock = MockLLM(recorder=recorder)
     llm = _llm(tmp_path, cache_dir, mock)
     with pytest.raises(LLMError, match="maximum context length"):
         llm.complete_json(PAPER, PaperFacts, schema_name="facts")
     assert llm.complete_json(PAPER, PaperFacts, schema_name="facts").ok
-    assert [b["response_format"]["type"] for b in mock.bodies] == ["json_schema", "json_schema"]
+    assert [b["response_format"]["type"] for b in mock.recorder.requests] == ["json_schema", "json_schema"]

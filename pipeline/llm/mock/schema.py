@@ -12,8 +12,8 @@ import hashlib
 import re
 from typing import Any
 
-from .hangul import mock_translate
-from .mock_text import latin_terms, numbers, salient_terms
+from .lexicon import mock_translate
+from .text import latin_terms, numbers, salient_terms
 
 # enum words -> extra cues (English and Korean) that count as evidence for them
 _SYNONYMS: dict[str, tuple[str, ...]] = {

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from pipeline.llm import MockLLM, make_llm
-from pipeline.llm.hangul import romanize
+from pipeline.llm import make_llm
+from pipeline.llm.mock import MockLLM
+from pipeline.llm.mock.romanize import romanize
 from pipeline.settings import load_settings
 from pipeline.text.hangul import has_hangul
+from tests.paths import FIXTURES
 
-FIXTURE = Path(__file__).parent / "fixtures" / "llm_digest_sample.md"
+FIXTURE = FIXTURES / "llm_digest_sample.md"
 NUM = re.compile(r"\d[\d,]*(?:\.\d+)?%?")
 LATIN = re.compile(r"[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]")
 

@@ -1,0 +1,1 @@
+"""One module per LLM provider (see ``pipeline/llm/base.py`` and ``registry.py``)."""
