@@ -26,9 +26,9 @@ def _settings(out: Path, embedding: str):
 
 def _queries(settings) -> list[str]:
     """English queries from titles, Korean ones from the source text (a few words each)."""
-    from pipeline.parse import load_entries
+    from pipeline.store.layout import OutDir
 
-    entries = load_entries(settings)
+    entries = OutDir(settings.out_dir).load_entries()
     step = max(1, len(entries) // N_QUERIES)
     picked = entries[::step][:N_QUERIES]
     out = []
@@ -45,9 +45,9 @@ def _measure(paths: list[Path], out: Path, embeddings: list[str]) -> list[list[o
     from pipeline.index import index_stage
     from pipeline.llm import make_llm
     from pipeline.llm.mock import MockLLM
-    from pipeline.parse import parse_stage
     from pipeline.search import Searcher
-    from pipeline.translate import translate_stage
+    from pipeline.stages.parse import parse_stage
+    from pipeline.stages.translate import translate_stage
 
     rows = []
     base = _settings(out, "endpoint")

@@ -12,7 +12,7 @@ TITLE = "Parse throughput"
 
 
 def run(n_entries: int = 10_000) -> str:
-    from pipeline.parse import parse_files
+    from pipeline.stages.parse import parse_files
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = synthetic_corpus(Path(tmp) / "corpus", n_entries)

@@ -15,9 +15,10 @@ TITLE = "Translate: prompt tokens per source token"
 def run() -> str:
     from pipeline.llm import count_tokens, make_llm
     from pipeline.llm.mock import MockLLM
-    from pipeline.parse import load_entries, parse_stage
     from pipeline.settings import load_settings
-    from pipeline.translate import translate_stage
+    from pipeline.stages.parse import parse_stage
+    from pipeline.stages.translate import translate_stage
+    from pipeline.store.layout import OutDir
 
     rows = []
     with tempfile.TemporaryDirectory() as t:
@@ -34,7 +35,7 @@ def run() -> str:
             settings = load_settings(
                 out_dir=out, progress="off", llm={"provider": "mock"}, translate={"batch_tokens": budget}
             )
-            entries = load_entries(settings)
+            entries = OutDir(settings.out_dir).load_entries()
             source = sum(count_tokens(s.text, settings.llm.chat_model) for e in entries for s in e.sections)
             r = translate_stage(settings, llm=make_llm(settings, mock=MockLLM()))
             rows.append(

@@ -27,7 +27,7 @@ def _settings(out: Path, concurrency: int, faults: str):
 
 
 def _parsed(tmp: Path) -> Path:
-    from pipeline.parse import parse_stage
+    from pipeline.stages.parse import parse_stage
 
     base = tmp / "parsed"
     parse_stage(_settings(base, 1, ""), [SEEDS])
@@ -43,8 +43,8 @@ def _fresh(base: Path, dest: Path) -> Path:
 def run() -> str:
     from pipeline.llm import make_llm
     from pipeline.llm.mock import MockLLM
-    from pipeline.run import run_all
-    from pipeline.translate import translate_stage
+    from pipeline.stages.run import run_all
+    from pipeline.stages.translate import translate_stage
 
     faults = f"latency_ms={LATENCY_MS}"
     rows = []

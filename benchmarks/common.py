@@ -106,7 +106,7 @@ def peak_rss_of(args: list[str], **kw) -> Proc:
 
 def synthetic_corpus(dest: Path, n_entries: int) -> list[Path]:
     """Digest files built from the seeds, entries replicated with fresh arXiv ids, 50 per file."""
-    from pipeline.parse import parse_files
+    from pipeline.stages.parse import parse_files
 
     entries = parse_files([SEEDS]).entries
     dest.mkdir(parents=True, exist_ok=True)

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def build(out: Path):
-    from pipeline.parse import parse_stage
     from pipeline.settings import load_settings
+    from pipeline.stages.parse import parse_stage
 
     settings = load_settings(
         out_dir=out,
@@ -38,7 +38,7 @@ def build(out: Path):
     start = time.perf_counter()
     how = "translate stage (mock LLM + translation memory)"
     try:
-        from pipeline.translate import translate_stage
+        from pipeline.stages.translate import translate_stage
 
         translate_stage(settings)
     except ImportError:

@@ -49,6 +49,10 @@ class IndexReport:
     where: str = ""
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def exit_code(self) -> int:
+        return 0  # a failure raises (a DigestError with its exit code)
+
     def summary(self) -> str:
         parts = [
             f"indexed {self.entries} entries ({self.chunks} chunks) in {self.collection} at {self.where}",
@@ -120,10 +124,8 @@ def build_docs(
 
 
 def load_docs_inputs(settings: Settings) -> list[IndexDoc]:
-    from .parse import load_entries
-
     out = OutDir(settings.out_dir)
-    entries = load_entries(settings)
+    entries = out.load_entries()
     translations = out.load_translations()
     metadata = out.load_metadata()
     if not translations:

@@ -23,8 +23,8 @@ from .newsletter_model import Issue, build_issue, entry_dates
 from .newsletter_render import FORMATS, render
 from .progress import Progress
 from .records import Entry, Metadata, SectionTranslation
-from .runner import JobOutcome, run_jobs
 from .settings import Settings
+from .stages.base import JobOutcome, run_jobs
 from .store.journal import JsonlCache
 from .store.jsonl import content_hash, write_text_atomic
 from .store.layout import OutDir
@@ -54,6 +54,10 @@ class NewsletterReport:
     intros_failed: int = 0
     intro_requested: bool = True
     out_dir: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 0  # a failed intro is reported, not fatal; a failure raises
 
     def summary(self) -> str:
         where = f" -> {self.out_dir}" if self.out_dir else ""
@@ -85,10 +89,8 @@ class _Inputs:
 
 
 def _load_inputs(settings: Settings) -> _Inputs:
-    from .parse import load_entries
-
     out = OutDir(settings.out_dir)
-    entries = load_entries(settings)
+    entries = out.load_entries()
     tr_path, md_path = out.translations_path, out.metadata_path
     translations = out.load_translations()
     metadata = out.load_metadata()

@@ -54,6 +54,9 @@ class LLMSettings(_Section):
     timeout: float = 60.0
     max_retries: int = 5
     concurrency: int = 4
+    # translate and enrich stop after this many requests in a row failed even after the
+    # retries (the endpoint is down); a single failed request is recorded and the stage goes on
+    abort_after_failures: int = 4
     temperature: float = 0.0
     max_output_tokens: int = 4096
     price_input_per_million: float = 0.15
@@ -85,6 +88,13 @@ class LLMSettings(_Section):
     def _non_negative(cls, v: int) -> int:
         if v < 0:
             raise ValueError("must be >= 0")
+        return v
+
+    @field_validator("abort_after_failures")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be >= 1")
         return v
 
 

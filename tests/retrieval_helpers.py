@@ -6,10 +6,9 @@ import shutil
 from pathlib import Path
 
 from pipeline.index import index_stage
-from pipeline.parse import parse_stage
 from pipeline.settings import Settings, load_settings
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from pipeline.stages.parse import parse_stage
+from tests.paths import FIXTURES
 
 
 def make_retrieval_out(

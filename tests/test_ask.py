@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,7 +14,6 @@ from pipeline.llm.mock import MockLLM
 from pipeline.prompts import load_prompt
 from tests.retrieval_helpers import make_retrieval_out
 
-FIXTURES = Path(__file__).parent / "fixtures"
 ENV = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -11,9 +10,9 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.errors import InputError
 from pipeline.evaluate import Metrics, evaluate_retrieval, load_questions, percentile
+from tests.paths import FIXTURES
 from tests.retrieval_helpers import make_retrieval_out
 
-FIXTURES = Path(__file__).parent / "fixtures"
 QUESTIONS = FIXTURES / "retrieval_questions.jsonl"
 ENV = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
 

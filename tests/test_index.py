@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from pipeline.index import get_collection, index_stage, load_docs, open_client
+from tests.paths import ROOT
 from tests.retrieval_helpers import make_retrieval_out
 
-FIXTURES = Path(__file__).parent / "fixtures"
-CHROMA = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "chroma"
+CHROMA = ROOT / ".venv" / "bin" / "chroma"
 
 
 def make_out(tmp: Path, **index: object):

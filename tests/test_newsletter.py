@@ -16,6 +16,7 @@ from pipeline.llm.mock import MockLLM
 from pipeline.newsletter import newsletter_all_dates, newsletter_stage
 from pipeline.newsletter_render import md_escape
 from pipeline.settings import load_settings
+from tests.paths import ROOT
 
 EVIL = '<script>alert(1)</script> Tom & "Jerry" *bold* [link](x) _under_ #1 `code`'
 D21, D22 = date(2024, 10, 21), date(2024, 10, 22)
@@ -365,7 +366,7 @@ def test_missing_entries_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_broken_template_is_a_config_error(out: Path, tmp_path: Path) -> None:
     templates = tmp_path / "templates"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "templates", templates)
+    shutil.copytree(ROOT / "templates", templates)
     (templates / "newsletter.md.j2").write_text("{% for x in %}")
     settings = load_settings(out_dir=out, progress="off", templates_dir=templates)
     with pytest.raises(ConfigError, match=r"newsletter.md.j2:1"):

@@ -19,6 +19,7 @@ import pytest
 
 from pipeline.newsletter import newsletter_stage
 from pipeline.settings import load_settings
+from tests.paths import FIXTURES
 
 CHROMIUM = Path("/usr/bin/chromium")
 EVIL = '<script>alert(1)</script> Tom & "Jerry" *bold* [link](x) _under_ #1 `code`'
@@ -51,7 +52,7 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    fixtures = Path(__file__).resolve().parent / "fixtures"
+    fixtures = FIXTURES
     out = tmp_path_factory.mktemp("chromium") / "out"
     out.mkdir()
     for name in ("entries", "translations", "metadata"):

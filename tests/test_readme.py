@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
+
 README = (ROOT / "README.md").read_text()
 
 
@@ -20,7 +20,7 @@ def test_readme_opens_with_setup_and_test_commands() -> None:
 
 
 def test_published_schema_matches_the_model() -> None:
-    from pipeline.enrich import metadata_json_schema
+    from pipeline.stages.enrich.schema import metadata_json_schema
 
     block = re.search(r"<summary>metadata.schema.json</summary>\s*```json\n(.*?)```", README, re.S)
     assert block is not None

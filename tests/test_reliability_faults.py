@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.llm.mock import get_default_mock
 from pipeline.settings import load_settings
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CORPUS = [ROOT / "seeds" / "001_ba014ffa8b1fac34.txt", ROOT / "seeds" / "003_b7604eca8e731035.txt"]
 FAULTS = "rate=0.3,kinds=429+500+timeout+malformed+truncate,seed={seed}"
 
@@ -115,10 +115,10 @@ def test_persistent_failure_is_reported_and_resumable(tmp_path: Path):
 
 def test_enrich_survives_two_bad_replies_in_a_row(tmp_path: Path):
     """Truncated, then malformed: the first conversation fails; a fresh one is asked."""
-    from pipeline.enrich import enrich_stage
     from pipeline.llm import make_llm
     from pipeline.llm.mock import MockLLM
-    from pipeline.parse import parse_stage
+    from pipeline.stages.enrich import enrich_stage
+    from pipeline.stages.parse import parse_stage
 
     settings = load_settings(out_dir=tmp_path, llm={"provider": "mock"}, progress="off")
     parse_stage(settings, [CORPUS[1]])

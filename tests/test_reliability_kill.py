@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
+
 SEEDS = ROOT / "seeds"
 CORPUS = [SEEDS / "001_ba014ffa8b1fac34.txt", SEEDS / "003_b7604eca8e731035.txt"]
 DIGEST = [sys.executable, "-m", "pipeline"]

@@ -14,8 +14,6 @@ from pipeline.search import Searcher, fusion_weights
 from pipeline.settings import load_settings
 from tests.retrieval_helpers import make_retrieval_out
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
 
 def make_out(tmp: Path, **index: object):
     return make_retrieval_out(tmp, **index)

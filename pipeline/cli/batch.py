@@ -21,7 +21,7 @@ def batch_group() -> None:
 @llm_options
 def status_cmd(**opts: object) -> None:
     """Show each submitted batch: stage, id, status, request counts, age, what is left."""
-    from ..batch import batch_status
+    from ..batch.orchestrator import batch_status
 
     report = batch_status(build_settings(**opts))  # type: ignore[arg-type]
     click.echo(report.summary())
@@ -45,7 +45,7 @@ def collect_cmd(resubmit: bool, wait: bool, timeout: float, poll: float, **opts:
 
     Failed items go to the online path (default) or to a new batch (--resubmit).
     Unfinished batches are reported, not waited for (unless --wait).  Safe to repeat."""
-    from ..batch import collect
+    from ..batch.orchestrator import collect
 
     report = collect(
         build_settings(**opts),  # type: ignore[arg-type]

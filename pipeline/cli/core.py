@@ -40,7 +40,7 @@ def config_cmd(as_json: bool, **opts: object) -> None:
 @out_option
 def parse_cmd(paths: tuple[Path, ...], **opts: object) -> None:
     """Parse digest files (default: seeds/) into OUT/entries.jsonl."""
-    from ..parse import parse_stage
+    from ..stages.parse import parse_stage
 
     settings = build_settings(**opts)  # type: ignore[arg-type]
     report = parse_stage(settings, list(paths) or [Path("seeds")])

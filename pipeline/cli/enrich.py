@@ -35,8 +35,9 @@ def enrich_cmd(no_llm: bool, show_schema: bool, dry_run: bool, use_batch: bool, 
     sizes and keywords come from the LLM; arXiv id, votes, authors, code / project /
     dataset links, numbers and English terms are extracted without it.
     """
-    from ..batch import submit_stage
-    from ..enrich import enrich_stage, metadata_schema_text
+    from ..batch.orchestrator import submit_stage
+    from ..stages.enrich import enrich_stage
+    from ..stages.enrich.schema import metadata_schema_text
 
     if show_schema:
         click.echo(metadata_schema_text(), nl=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..stages import PIPELINE
 from .options import build_settings, config_option, llm_options, memory_option, memory_setting, out_option
 from .retrieval import chroma_option
 
@@ -21,7 +22,7 @@ from .retrieval import chroma_option
 @click.option(
     "--skip",
     multiple=True,
-    type=click.Choice(["translate", "enrich", "index", "newsletter"]),
+    type=click.Choice(PIPELINE[1:]),
     help="Skip a stage (repeatable).",
 )
 def run_cmd(
@@ -32,7 +33,7 @@ def run_cmd(
     **opts: object,
 ) -> None:
     """Parse, translate, enrich, index and write newsletters for PATHS (default: seeds/)."""
-    from ..run import run_all
+    from ..stages.run import run_all
 
     settings = build_settings(
         translate={"memory_file": memory_setting(memory_file)}, index={"chroma_url": chroma_url}, **opts

@@ -41,8 +41,8 @@ def translate_cmd(
     **opts: object,
 ) -> None:
     """Translate every section of OUT/entries.jsonl into OUT/translations.jsonl."""
-    from ..batch import submit_stage
-    from ..translate import translate_stage
+    from ..batch.orchestrator import submit_stage
+    from ..stages.translate import translate_stage
 
     settings = build_settings(
         **opts,
@@ -74,7 +74,7 @@ def translate_cmd(
 )
 def glossary_cmd(glossary_file: Path | None, rebuild: bool, **opts: object) -> None:
     """Show the glossary (creating it from the digests if missing), or update it."""
-    from ..translate import glossary_stage
+    from ..stages.translate.glossary import glossary_stage
 
     settings = build_settings(**opts, translate={"glossary_file": glossary_file})  # type: ignore[arg-type]
     update = glossary_stage(settings, rebuild=rebuild)

@@ -185,3 +185,21 @@ def completion_from_body(body: dict[str, Any]) -> Completion:
         completion_tokens=ct,
         refusal=msg.get("refusal"),
     )
+
+
+def reply_from_body(body: dict[str, Any], model_cls: type[BaseModel]) -> tuple[StructuredResult, Completion]:
+    """A chat completion body (a Batch API output line) as the ``StructuredResult`` of a single
+    online attempt, and its ``Completion`` (for the token counts)."""
+    comp = completion_from_body(body)
+    value, errs = check_structured(comp, model_cls)
+    truncated = comp.finish_reason == "length" and not comp.refusal
+    result = StructuredResult(
+        value,
+        value is not None,
+        [f"attempt 1: {e}" for e in errs],
+        1,
+        bool(comp.refusal),
+        truncated,
+        comp.text,
+    )
+    return result, comp

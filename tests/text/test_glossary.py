@@ -3,7 +3,7 @@ import logging
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.parse import parse_files
+from pipeline.stages.parse import parse_files
 from pipeline.text.glossary import load_glossary, mine_glossary, parse_glossary, seed_glossary
 
 

@@ -40,7 +40,7 @@ def test_symbols_and_lookalikes_are_not_hangul() -> None:
 
 def test_translation_check_names_the_jamo_left_untranslated() -> None:
     """The check listed syllables only: "ㅋㅋ" was flagged with an empty list."""
-    from pipeline.translate import validate
+    from pipeline.stages.translate.validate import validate
 
     (problem,) = validate("ㅋㅋ 좋아요", "ㅋㅋ good")
     assert problem == "Korean text left untranslated: ㅋㅋ"

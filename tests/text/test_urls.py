@@ -62,8 +62,8 @@ def test_one_extractor_for_every_case(text: str, expected: list[str]) -> None:
 
 
 def test_parse_and_enrich_read_the_same_links() -> None:
-    from pipeline.extract import extract_metadata
-    from pipeline.parse import parse_text
+    from pipeline.stages.enrich.extract import extract_metadata
+    from pipeline.stages.parse import parse_text
 
     text = (
         "## 2024-10-21\n### [Paper](https://arxiv.org/abs/2410.00001)\n"

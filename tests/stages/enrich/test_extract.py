@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.extract import extract_metadata
-from pipeline.parse import parse_files
+from pipeline.stages.enrich.extract import extract_metadata
+from pipeline.stages.parse import parse_files
 from tests.paths import SEEDS
 
 

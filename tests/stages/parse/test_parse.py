@@ -8,7 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.parse import decode_digest, parse_authors, parse_files
+from pipeline.stages.parse import parse_files
+from pipeline.stages.parse.decode import decode_digest
+from pipeline.stages.parse.readers.hf_daily_ko import parse_authors
 
 SEED_COUNTS = {"000": 50, "001": 19, "002": 27, "003": 12, "004": 23}
 

@@ -9,20 +9,21 @@ from typing import Any
 
 import pytest
 
-from pipeline.batch import Ledger, batch_status, collect, submit_stage
-from pipeline.enrich import enrich_stage
+from pipeline.batch.ledger import Ledger
+from pipeline.batch.orchestrator import batch_status, collect, submit_stage
 from pipeline.llm import batch_api as ba
 from pipeline.llm import make_llm
 from pipeline.llm.mock import MockLLM, Recorder
-from pipeline.parse import parse_stage
 from pipeline.records import Metadata, SectionTranslation
 from pipeline.settings import load_settings
+from pipeline.stages.enrich import enrich_stage
+from pipeline.stages.parse import parse_stage
+from pipeline.stages.translate import translate_stage
 from pipeline.store.jsonl import iter_jsonl_dicts, read_jsonl
 from pipeline.store.layout import OutDir
 from pipeline.text.hangul import has_hangul
-from pipeline.translate import translate_stage
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 N_SECTIONS = 8  # sections of translate_digest.md; one is already English
 
 
@@ -360,7 +361,7 @@ def test_online_run_warns_about_items_waiting_in_a_batch(tmp_path: Path, caplog)
     settings = _settings(tmp_path)
     llm, mock = _llm(settings)
     rec = submit_stage(settings, "translate", llm=llm).submitted
-    with caplog.at_level("WARNING", logger="pipeline.batch"):
+    with caplog.at_level("WARNING", logger="pipeline.batch.ledger"):
         report = translate_stage(settings, llm=llm)
     assert f"{len(rec.keys)} segments are waiting in a submitted batch" in caplog.text
     assert report.requests == _chat(mock) > 0  # an explicit online run still goes ahead

@@ -15,8 +15,9 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.settings import PROJECT_ROOT
+from tests.paths import FIXTURES
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "enrich_digest.md"
+FIXTURE = FIXTURES / "enrich_digest.md"
 DIGEST = [sys.executable, "-m", "pipeline"]
 
 

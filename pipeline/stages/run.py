@@ -7,12 +7,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .settings import Settings
-from .store.lock import output_lock
+from ..index import index_stage
+from ..llm.client import make_llm
+from ..newsletter import newsletter_all_dates
+from ..settings import Settings
+from ..store.lock import output_lock
+from . import PIPELINE
+from .enrich import enrich_stage
+from .parse import parse_stage
+from .translate import translate_stage
 
 log = logging.getLogger(__name__)
 
-STAGES = ("parse", "translate", "enrich", "index", "newsletter")
+SKIPPABLE = PIPELINE[1:]  # parse always runs
 
 
 @dataclass
@@ -38,13 +45,6 @@ def run_all(settings: Settings, paths: list[Path], *, skip: tuple[str, ...] = ()
 
     Each stage is resumable and cached, so re-running after a crash (or on unchanged
     input) redoes nothing that is already done."""
-    from .enrich import enrich_stage
-    from .index import index_stage
-    from .llm import make_llm
-    from .newsletter import newsletter_all_dates
-    from .parse import parse_stage
-    from .translate import translate_stage
-
     report = RunReport()
     with output_lock(settings.out_dir):
         parsed = parse_stage(settings, paths)
@@ -64,8 +64,10 @@ def run_all(settings: Settings, paths: list[Path], *, skip: tuple[str, ...] = ()
         if "index" not in skip:
             ix = index_stage(settings)
             report.summaries["index"] = ix.summary()
+            report.exit_code = max(report.exit_code, ix.exit_code)
         if "newsletter" not in skip:
             nl = newsletter_all_dates(settings, llm=llm)
             report.summaries["newsletter"] = nl.summary()
+            report.exit_code = max(report.exit_code, nl.exit_code)
         report.usage = llm.meter.snapshot()
     return report

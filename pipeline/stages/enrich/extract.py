@@ -8,10 +8,10 @@ check that a key result reported by the LLM really occurs in the source text.
 
 from __future__ import annotations
 
-from .records import Entry, Metadata, NumberMention
-from .text.numbers import extract_numbers
-from .text.terms import english_terms
-from .text.urls import find_urls, normalize_urls, sort_urls
+from ...records import Entry, Metadata, NumberMention
+from ...text.numbers import extract_numbers
+from ...text.terms import english_terms
+from ...text.urls import find_urls, normalize_urls, sort_urls
 
 # -- the whole deterministic record -----------------------------------------------------
 

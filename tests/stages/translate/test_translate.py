@@ -14,13 +14,13 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.llm import count_tokens, make_llm
 from pipeline.llm.mock import MockLLM, MockTransport, Recorder
-from pipeline.parse import parse_stage
 from pipeline.records import SectionTranslation
 from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.stages.parse import parse_stage
+from pipeline.stages.translate import translate_stage
 from pipeline.store.jsonl import read_jsonl
 from pipeline.text.hangul import has_hangul
 from pipeline.text.numbers import missing_numbers
-from pipeline.translate import translate_stage
 
 FIXTURE = "translate_digest.md"
 N_SECTIONS = 8  # sections in the fixture; one is already English

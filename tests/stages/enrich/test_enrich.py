@@ -10,18 +10,20 @@ from typing import Any
 
 import pytest
 
-from pipeline.enrich import enrich_stage
 from pipeline.llm import make_llm
 from pipeline.llm.mock import MockLLM, Recorder
-from pipeline.parse import load_entries, parse_stage
 from pipeline.records import Metadata, SectionTranslation
 from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.stages.enrich import enrich_stage
+from pipeline.stages.parse import parse_stage
 from pipeline.store.jsonl import content_hash, read_jsonl, write_jsonl_atomic
+from pipeline.store.layout import OutDir
 from pipeline.taxonomy import Topic
 from pipeline.text.hangul import has_hangul
 from pipeline.text.numbers import supported_numbers, value_in_source
+from tests.paths import FIXTURES
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "enrich_digest.md"
+FIXTURE = FIXTURES / "enrich_digest.md"
 IDS = ["2406.02657", "2406.03184", "2410.09019", "2410.99999"]
 
 
@@ -69,7 +71,7 @@ def test_valid_output_fills_llm_fields_and_keeps_deterministic_ones(settings) ->
         assert m.topic in {t.value for t in Topic}
         assert m.tldr and not has_hangul(m.tldr)
         assert m.field_sources["tldr"] == "llm" and m.field_sources["arxiv_id"] == "deterministic"
-    entries = {e.id: e for e in load_entries(settings)}
+    entries = {e.id: e for e in OutDir(settings.out_dir).load_entries()}
     for m in metas.values():  # every surviving key result is written in the source
         korean = [entries[m.entry_id].title, *(s.text for s in entries[m.entry_id].sections)]
         for kr in m.key_results:
@@ -182,7 +184,7 @@ def test_resume_redoes_only_what_the_journal_lacks(settings) -> None:
 
 
 def test_translation_is_sent_when_it_matches_the_source(settings) -> None:
-    entries = load_entries(settings)
+    entries = OutDir(settings.out_dir).load_entries()
     block = entries[0]
     translations = [
         SectionTranslation(
@@ -221,7 +223,7 @@ def test_unconfigured_llm_falls_back_to_deterministic_fields(tmp_path: Path, cac
 
 
 def test_published_schema_matches_the_model() -> None:
-    from pipeline.enrich import metadata_json_schema
+    from pipeline.stages.enrich.schema import metadata_json_schema
 
     published = json.loads((PROJECT_ROOT / "docs" / "metadata.schema.json").read_text())
     assert published == metadata_json_schema(), (
@@ -251,11 +253,11 @@ def test_unknown_model_stops_at_the_first_reply(settings) -> None:
 def test_endpoint_down_stops_after_failures_in_a_row(settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every request fails even after retries: stop after a few instead of waiting out every
     entry's retries; a later healthy run resumes."""
-    import pipeline.enrich as enrich_mod
     from pipeline.errors import LLMError
 
-    monkeypatch.setattr(enrich_mod, "ABORT_AFTER_FAILURES", 2)
-    s = settings.model_copy(update={"llm": settings.llm.model_copy(update={"max_retries": 0})})
+    s = settings.model_copy(
+        update={"llm": settings.llm.model_copy(update={"max_retries": 0, "abort_after_failures": 2})}
+    )
     mock = MockLLM("rate=1.0,kinds=500")
     with pytest.raises(LLMError, match="2 requests in a row failed") as info:
         enrich_stage(s, llm=make_llm(s, mock=mock))

@@ -15,8 +15,8 @@ from pipeline.cli import main
 from pipeline.records import Metadata, SectionTranslation
 from pipeline.store.jsonl import read_jsonl
 from pipeline.text.hangul import has_hangul
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DIGEST = Path(sys.executable).parent / "digest"
 
 

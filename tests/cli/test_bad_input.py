@@ -12,9 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from tests.paths import FIXTURES, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GOOD = ROOT / "seeds" / "003_b7604eca8e731035.txt"  # 12 entries
 BROKEN = sorted(FIXTURES.glob("broken_*.md"))
 

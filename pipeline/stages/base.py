@@ -1,0 +1,259 @@
+"""The stage contract and the machinery the stages share.
+
+- :class:`Report`: what every stage returns: ``summary()`` (one line or a few, for the CLI)
+  and ``exit_code`` (0, or a :class:`~pipeline.errors.DigestError` code).
+- :func:`run_jobs`: run jobs concurrently; each outcome goes to a callback in the calling
+  thread as it finishes (so the stage journals it at once, without locks).
+- :class:`AbortPolicy`: the ONE abort policy of the LLM stages (translate, enrich).
+- :func:`estimate_requests`: tokens and cost of the requests a ``--dry-run`` would send.
+- :class:`BatchAdapter`: how a stage offers its requests to the Batch API
+  (``pipeline.batch``); a stage registers one in ``batch/orchestrator.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from ..errors import ConfigError, DigestError, LLMError
+from ..llm.tokens import count_message_tokens
+from ..llm.usage import estimate_cost, price_basis
+from ..progress import Progress
+
+if TYPE_CHECKING:
+    from ..batch.ledger import BatchItem, Fix
+    from ..llm.client import LLM
+    from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Report(Protocol):
+    """What every stage returns."""
+
+    @property
+    def exit_code(self) -> int: ...
+
+    def summary(self) -> str: ...
+
+
+# -- jobs -------------------------------------------------------------------------------------
+
+
+class JobSkipped(Exception):  # noqa: N818 - a signal, not a failure
+    """Raised by a job function to skip its job because the run is stopping (a fatal error
+    elsewhere); the job is not counted as progress."""
+
+
+@dataclass
+class JobOutcome(Generic[T, R]):
+    job: T
+    result: R | None = None
+    error: BaseException | None = None
+
+
+def run_jobs(
+    jobs: Sequence[T],
+    fn: Callable[[T], R],
+    *,
+    concurrency: int,
+    progress: Progress | None = None,
+    on_result: Callable[[JobOutcome[T, R]], None] | None = None,
+    weight: Callable[[T], int] | None = None,
+) -> list[JobOutcome[T, R]]:
+    """Run ``fn`` over ``jobs`` with at most ``concurrency`` in flight.
+
+    ``on_result`` is called in the calling thread as each job finishes (so the
+    caller can append to its journal without locks).  An exception in ``fn`` is
+    captured in the outcome, never lost; other jobs go on.
+    """
+    outcomes: list[JobOutcome[T, R]] = []
+    workers = max(1, concurrency)
+    pending: dict[Future[R], T] = {}
+    it = iter(jobs)
+
+    def finish(fut: Future[R], job: T) -> None:
+        exc = fut.exception()
+        out: JobOutcome[T, R] = JobOutcome(job, None if exc else fut.result(), exc)
+        if exc is not None:
+            log.debug("job failed: %r", exc)
+        outcomes.append(out)
+        if on_result is not None:
+            on_result(out)
+        if progress is not None and not isinstance(exc, JobSkipped):
+            progress.advance(weight(job) if weight else 1)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="digest-llm") as pool:
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < workers:
+                try:
+                    job = next(it)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending[pool.submit(fn, job)] = job
+            if not pending:
+                break
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in done:
+                finish(fut, pending.pop(fut))
+    return outcomes
+
+
+# -- the abort policy ---------------------------------------------------------------------------
+
+
+class AbortPolicy:
+    """When an LLM stage stops early.  A failed job (its request failed even after the SDK's
+    retries) is recorded as failed and the stage goes on, except:
+
+    - a bad setting (:class:`ConfigError`: unknown model, rejected key) stops at once;
+    - ``limit`` failed jobs in a row (``llm.abort_after_failures``) stop the rest: the
+      endpoint is down, and every other job would only fail the same way, each after its
+      own retries;
+    - when every job failed (fewer than ``limit`` of them), the stage fails all the same.
+
+    Jobs that finished are journaled by the stage, so a re-run resumes.  Job functions call
+    :meth:`check` first; the stage calls :meth:`raise_if_stopped` when the jobs are done.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.in_a_row = 0
+        self.ok = 0
+        self.last: DigestError | None = None
+        self.error: DigestError | None = None
+
+    def check(self) -> None:
+        """In a job function, before its work: skip the job once the run is stopping."""
+        if self.error is not None:
+            raise JobSkipped()
+
+    def succeeded(self) -> None:
+        self.in_a_row = 0
+        self.ok += 1
+
+    def failed(self, exc: BaseException) -> DigestError:
+        """Record a failed job; returns the error to report for it."""
+        # an unexpected exception is named by its type only: its text may hold request data
+        err = exc if isinstance(exc, DigestError) else LLMError(f"LLM call failed: {type(exc).__name__}")
+        self.in_a_row += 1
+        self.last = err
+        if self.error is None:
+            if isinstance(err, ConfigError):
+                self.error = ConfigError(f"{err} -- fix the setting, then re-run: finished work is saved")
+            elif self.in_a_row >= self.limit:
+                self.error = LLMError(
+                    f"{err} ({self.in_a_row} requests in a row failed; stopped) -- "
+                    "finished work is saved; re-run to resume"
+                )
+        return err
+
+    def raise_if_stopped(self) -> None:
+        """After the jobs: raise the error that stopped the stage, or the last one when no job
+        succeeded at all."""
+        if self.error is not None:
+            raise self.error
+        if self.last is not None and not self.ok:
+            raise LLMError(f"{self.last} (every request failed) -- finished work is saved; re-run to resume")
+
+
+# -- dry-run estimates ----------------------------------------------------------------------------
+
+
+@dataclass
+class Estimate:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0  # online
+    batch_cost: float = 0.0  # the same requests through the Batch API (half price)
+    price_basis: str = ""  # model and prices the cost is estimated with
+
+    def apply_to(self, report: object) -> None:
+        """Copy the figures onto a stage report with fields of the same names."""
+        for f in fields(self):
+            setattr(report, f.name, getattr(self, f.name))
+
+
+def estimate_requests(
+    settings: Settings, requests: Iterable[tuple[list[dict], int]], *, extra_prompt_tokens: int = 0
+) -> Estimate:
+    """Tokens and cost of ``(messages, expected completion tokens)`` requests to the chat model;
+    ``extra_prompt_tokens`` per request (e.g. a JSON schema sent with each)."""
+    model = settings.llm.chat_model
+    est = Estimate(price_basis=price_basis(settings.llm))
+    for messages, completion_tokens in requests:
+        est.requests += 1
+        est.prompt_tokens += count_message_tokens(messages, model) + extra_prompt_tokens
+        est.completion_tokens += completion_tokens
+    est.cost = estimate_cost(est.prompt_tokens, est.completion_tokens, settings.llm)
+    est.batch_cost = estimate_cost(est.prompt_tokens, est.completion_tokens, settings.llm, batch=True)
+    return est
+
+
+# -- the Batch API ------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchRequest:
+    """One line of a batch: its id, the request body, and what its reply fills."""
+
+    custom_id: str
+    body: dict[str, Any]
+    item: BatchItem
+
+
+@dataclass
+class Applied:
+    """What applying a batch's replies did."""
+
+    succeeded: int = 0
+    stale: int = 0  # replies for work that no longer exists (the digests changed)
+    failed: dict[str, str] = field(default_factory=dict)  # custom_id -> why
+    fixes: dict[str, Fix] = field(default_factory=dict)  # cache key -> a reply to re-ask
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class BatchAdapter(Protocol):
+    """A stage's side of the Batch API: the orchestrator drives a stage only through this."""
+
+    stage: str
+    unit: str  # what a cache key stands for, plural: "segments", "entries"
+
+    def plan_requests(
+        self,
+        settings: Settings,
+        llm: LLM,
+        hold: set[str],
+        only: set[str] | None = None,
+        fixes: dict[str, Fix] | None = None,
+    ) -> list[BatchRequest]:
+        """The requests the online stage would send now, minus the cache keys in ``hold``
+        (already in a batch), limited to ``only`` when given; ``fixes``: re-asks."""
+        ...
+
+    def apply(
+        self,
+        settings: Settings,
+        llm: LLM,
+        items: dict[str, BatchItem],
+        replies: dict[str, tuple[dict[str, Any] | None, str]],
+        *,
+        model: str,
+        resubmit: bool,
+    ) -> Applied:
+        """Validate and journal the replies (custom_id -> (body, why not)) of a batch."""
+        ...
+
+    def run_online(self, settings: Settings, llm: LLM) -> Report:
+        """The online stage: sends what is still missing and writes the stage output."""
+        ...

@@ -1,0 +1,124 @@
+"""Planning a translate run: every section of every entry becomes source text (already
+English), a memory hit, or segments with cache keys; what is neither cached nor in memory
+is packed into requests.  The online path and the batch path share it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ...llm.tokens import count_tokens
+from ...prompts import Prompt, load_prompt
+from ...records import Entry
+from ...settings import Settings
+from ...store.journal import JsonlCache
+from ...store.jsonl import content_hash
+from ...store.layout import OutDir
+from ...text.glossary import Glossary
+from ...text.hangul import has_hangul
+from ...text.memory import TranslationMemory, load_memory
+from ...text.segments import Segment, pack, split_text
+from .glossary import glossary_for
+
+if TYPE_CHECKING:
+    from .engine import SegResult
+
+CACHE_VERSION = "translate/v1"
+
+
+@dataclass
+class SectionPlan:
+    entry: Entry
+    index: int
+    source_hash: str
+    origin: str | None = None  # "source" / "memory" when settled without segments
+    text: str | None = None
+    segments: list[tuple[Segment, str]] = field(default_factory=list)  # (segment, joiner)
+    memory_parts: dict[int, str] = field(default_factory=dict)
+
+
+def segment_key(text: str, model: str, prompt_sha: str, glossary: tuple, temperature: float) -> str:
+    return content_hash(CACHE_VERSION, text, model, prompt_sha, [list(p) for p in glossary], temperature)
+
+
+def plan_sections(
+    entries: list[Entry], settings: Settings, prompt: Prompt, glossary: Glossary, memory: TranslationMemory
+) -> list[SectionPlan]:
+    model = settings.llm.chat_model
+    temperature = settings.llm.temperature
+    plans: list[SectionPlan] = []
+    for entry in entries:
+        for i, section in enumerate(entry.sections):
+            plan = SectionPlan(entry, i, content_hash(section.text))
+            plans.append(plan)
+            if not has_hangul(section.text):
+                plan.origin, plan.text = "source", section.text
+                continue
+            remembered = memory.lookup(section.text)
+            if remembered is not None:
+                plan.origin, plan.text = "memory", remembered
+                continue
+            chunks = split_text(
+                section.text, settings.translate.max_section_tokens, lambda t: count_tokens(t, model)
+            )
+            for part, (chunk, joiner) in enumerate(chunks):
+                hit = memory.lookup(chunk)
+                if hit is not None:
+                    plan.memory_parts[part] = hit
+                gl = tuple(glossary.matches(chunk))
+                seg = Segment(
+                    key=segment_key(chunk, model, prompt.sha, gl, temperature),
+                    text=chunk,
+                    entry_id=entry.id,
+                    index=i,
+                    part=part,
+                    parts=len(chunks),
+                    tokens=count_tokens(chunk, model),
+                    glossary=gl,
+                )
+                plan.segments.append((seg, joiner))
+    return plans
+
+
+@dataclass
+class Work:
+    """What a translate run has to do: the online path and the batch path share it."""
+
+    plans: list[SectionPlan]
+    prompt: Prompt
+    journal: JsonlCache
+    todo: dict[str, Segment]  # segments neither cached nor in memory, by key
+    batches: list[list[Segment]]  # ``todo`` packed into requests
+    glossary: Glossary
+    glossary_added: int  # terms the glossary gained from this run's digests
+
+
+def plan_work(settings: Settings, *, write_glossary: bool) -> Work:
+    """Plan every section of ``OUT/entries.jsonl``; pack what is not cached into requests."""
+    entries = OutDir(settings.out_dir).load_entries()
+    glossary, added = glossary_for(settings, entries, write=write_glossary)
+    memory = load_memory(settings.translate.memory_file)
+    prompt = load_prompt(settings, settings.translate.prompt)
+    plans = plan_sections(entries, settings, prompt, glossary, memory)
+    journal = JsonlCache(OutDir(settings.out_dir).journal_path("translate"))
+    todo: dict[str, Segment] = {}
+    for plan in plans:
+        for seg, _ in plan.segments:
+            if seg.part in plan.memory_parts or cached_result(journal, seg.key) or seg.key in todo:
+                continue
+            todo[seg.key] = seg
+    batches = pack(list(todo.values()), settings.translate.batch_tokens)
+    return Work(plans, prompt, journal, todo, batches, glossary, added)
+
+
+def cached_result(journal: JsonlCache, key: str) -> bool:
+    """Does the journal hold a usable translation for this segment key?"""
+    value = journal.get(key)
+    return isinstance(value, dict) and isinstance(value.get("text"), str)
+
+
+def journal_results(journal: JsonlCache, results: dict[str, SegResult], model: str) -> None:
+    """Journal every usable result (a failed one is retried by the next run)."""
+    journal.put_many(
+        {k: {"text": r.text, "flags": r.flags, "model": model} for k, r in results.items() if r.ok}
+    )

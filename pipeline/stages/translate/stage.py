@@ -1,0 +1,270 @@
+"""Translate stage: ``entries.jsonl`` -> ``translations.jsonl`` (one SectionTranslation per
+section of every entry).
+
+Sections are split when too long, packed several to a request within a token budget, and
+sent with only the glossary entries that occur in them (``plan.py``).  Every reply is
+checked (ids line up, no Hangul left, numbers kept, glossary used); a bad reply is retried
+in smaller groups, a bad segment once with its problems named, then kept and flagged
+(``engine.py``).  Each result is journaled as it arrives (``cache/translate.jsonl``, keyed
+per segment by source text, model, prompt, glossary entries and temperature), so a re-run
+costs nothing and a killed run resumes.  A request that fails even after retries leaves its
+sections untranslated (flagged, exit 4) and the stage goes on, unless the abort policy
+stops it (``stages/base.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...batch.ledger import warn_pending
+from ...errors import LLMError
+from ...llm.client import LLM, make_llm
+from ...llm.usage import estimate_cost
+from ...progress import Progress
+from ...records import SectionTranslation
+from ...settings import Settings
+from ...store.journal import JsonlCache
+from ...store.jsonl import content_hash, write_jsonl_atomic
+from ...store.layout import OutDir
+from ...store.lock import output_lock
+from ...text.segments import Segment, join_parts
+from ..base import AbortPolicy, Estimate, JobOutcome, JobSkipped, estimate_requests, run_jobs
+from .engine import SegResult, Translator, build_messages
+from .plan import SectionPlan, Work, cached_result, journal_results, plan_work
+
+log = logging.getLogger(__name__)
+
+# English output tokens per Korean source token (o200k), for --dry-run estimates
+EN_PER_KO_TOKEN = 0.8
+ITEM_OVERHEAD_TOKENS = 12  # {"id":"3","text":"..."} per segment in the reply
+
+
+@dataclass
+class TranslateReport:
+    sections: int = 0
+    origins: Counter[str] = field(default_factory=Counter)
+    flagged: int = 0
+    untranslated: int = 0
+    segments_sent: int = 0
+    batches: int = 0
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    http_retries: int = 0
+    regroups: int = 0  # replies that did not line up / could not be parsed -> smaller groups
+    fix_retries: int = 0  # segments re-asked with their validation problems
+    cost: float = 0.0
+    batch_cost: float = 0.0  # the same requests through the Batch API (half price)
+    price_basis: str = ""  # --dry-run: model and prices the cost is estimated with
+    dry_run: bool = False
+    glossary_terms: int = 0
+    glossary_added: int = 0
+    glossary_path: Path | None = None
+    out_path: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return LLMError.exit_code if self.untranslated else 0
+
+    def summary(self) -> str:
+        if self.dry_run:
+            return (
+                f"dry run: {self.sections} sections, {self.origins.get('cache', 0)} cached, "
+                f"{self.origins.get('memory', 0)} from memory, {self.origins.get('source', 0)} already English; "
+                f"{self.segments_sent} segments to translate in {self.requests} requests; "
+                f"estimated {self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, "
+                f"~${self.cost:.4f} online, ~${self.batch_cost:.4f} with --batch (Batch API, half price) "
+                f"for {self.price_basis}; glossary {self.glossary_terms} terms"
+            )
+        o = self.origins
+        parts = [
+            f"translated {self.sections} sections (model {o.get('model', 0)}, cache {o.get('cache', 0)}, "
+            f"memory {o.get('memory', 0)}, already English {o.get('source', 0)})"
+        ]
+        if self.flagged:
+            parts.append(f"{self.flagged} flagged")
+        if self.untranslated:
+            parts.append(f"{self.untranslated} NOT translated (re-run to retry)")
+        parts.append(
+            f"{self.requests} requests ({self.http_retries} HTTP retries, {self.regroups} regrouped, "
+            f"{self.fix_retries} segments re-asked)"
+        )
+        parts.append(
+            f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, ${self.cost:.4f}"
+        )
+        parts.append(f"glossary {self.glossary_terms} terms ({self.glossary_added} added)")
+        if self.out_path:
+            parts.append(f"-> {self.out_path}")
+        return "; ".join(parts)
+
+
+def translate_stage(settings: Settings, *, dry_run: bool = False, llm: LLM | None = None) -> TranslateReport:
+    """``digest translate``: translate every section of ``OUT/entries.jsonl``."""
+    out_dir = OutDir(settings.out_dir)
+    report = TranslateReport(dry_run=dry_run)
+    with output_lock(settings.out_dir):
+        work = plan_work(settings, write_glossary=not dry_run)
+        report.glossary_terms, report.glossary_added = len(work.glossary), work.glossary_added
+        report.glossary_path = work.glossary.path
+        report.segments_sent, report.batches = len(work.todo), len(work.batches)
+        if dry_run:
+            _estimate(settings, work).apply_to(report)
+            _count_origins(report, work)
+            return report
+        if work.todo:
+            warn_pending(settings, "translate", set(work.todo), "segments")
+
+        fresh: dict[str, SegResult] = {}
+        if work.batches:
+            llm = llm or make_llm(settings)
+            before = llm.meter.snapshot()
+            translator = Translator(llm, work.prompt)
+            policy = AbortPolicy(settings.llm.abort_after_failures)
+            _run(settings, translator, policy, work, fresh)
+            after = llm.meter.snapshot()
+            report.requests = after["requests"] - before["requests"]
+            report.prompt_tokens = after["prompt_tokens"] - before["prompt_tokens"]
+            report.completion_tokens = after["completion_tokens"] - before["completion_tokens"]
+            report.http_retries = after["retries"] - before["retries"]
+            report.regroups, report.fix_retries = translator.regroups, translator.fix_retries
+            report.cost = estimate_cost(report.prompt_tokens, report.completion_tokens, settings.llm)
+            policy.raise_if_stopped()
+
+        model = settings.llm.chat_model
+        records = [_assemble(plan, work.journal, fresh, model, report) for plan in work.plans]
+        write_jsonl_atomic(out_dir.translations_path, records)
+        report.out_path = out_dir.translations_path
+        report.sections = len(records)
+    return report
+
+
+def _run(
+    settings: Settings, translator: Translator, policy: AbortPolicy, work: Work, fresh: dict[str, SegResult]
+) -> None:
+    """Send every batch; journal each result as it arrives.  A batch whose request fails even
+    after retries leaves its segments untranslated (not journaled: a re-run retries them)."""
+
+    def weight(batch: list[Segment]) -> int:
+        return sum(1 for s in batch if s.last_part)
+
+    def job(batch: list[Segment]) -> dict[str, SegResult]:
+        policy.check()
+        return translator.translate_batch(batch)
+
+    def on_result(outcome: JobOutcome[list[Segment], dict[str, SegResult]]) -> None:
+        if isinstance(outcome.error, JobSkipped):  # not attempted: the run is stopping
+            return
+        if outcome.error is not None:
+            err = policy.failed(outcome.error)
+            log.error("translation request for %d segments failed: %s", len(outcome.job), err)
+            for seg in outcome.job:
+                fresh[seg.key] = SegResult(seg.text, [f"untranslated: {err}"], ok=False)
+            return
+        policy.succeeded()
+        results = outcome.result or {}
+        fresh.update(results)
+        journal_results(work.journal, results, settings.llm.chat_model)
+
+    total = sum(weight(b) for b in work.batches)
+    with Progress(total, "translate", mode=settings.progress, unit="section") as progress:
+        run_jobs(
+            work.batches,
+            job,
+            concurrency=max(1, settings.llm.concurrency),
+            progress=progress,
+            on_result=on_result,
+            weight=weight,
+        )
+
+
+def _assemble(
+    plan: SectionPlan,
+    journal: JsonlCache,
+    fresh: dict[str, SegResult],
+    model: str,
+    report: TranslateReport,
+) -> SectionTranslation:
+    section = plan.entry.sections[plan.index]
+    base = {
+        "entry_id": plan.entry.id,
+        "index": plan.index,
+        "label": section.label,
+        "source_hash": plan.source_hash,
+    }
+    if plan.origin is not None:
+        report.origins[plan.origin] += 1
+        return SectionTranslation(**base, text=plan.text or "", origin=plan.origin)  # type: ignore[arg-type]
+    parts: list[tuple[str, str]] = []
+    flags: list[str] = []
+    origins: set[str] = set()
+    used_model: str | None = None
+    untranslated = False
+    for seg, joiner in plan.segments:
+        if seg.part in plan.memory_parts:
+            parts.append((plan.memory_parts[seg.part], joiner))
+            origins.add("memory")
+            continue
+        r = fresh.get(seg.key)
+        if r is not None and r.ok:
+            origins.add("model")
+            text, seg_flags, used_model = r.text, r.flags, model
+        elif cached_result(journal, seg.key):
+            value = journal.get(seg.key)
+            origins.add("cache")
+            text, seg_flags = value["text"], list(value.get("flags") or [])
+            used_model = value.get("model") or model
+        else:
+            text = seg.text
+            seg_flags = r.flags if r is not None else ["untranslated: not attempted"]
+            origins.add("model")
+            untranslated = True
+        prefix = f"part {seg.part + 1}/{seg.parts}: " if seg.parts > 1 else ""
+        flags.extend(prefix + f for f in seg_flags)
+        parts.append((text, joiner))
+    origin = "model" if "model" in origins else "cache" if "cache" in origins else "memory"
+    if untranslated:
+        report.untranslated += 1
+    elif flags:
+        report.flagged += 1
+    report.origins[origin] += 1
+    key = (
+        plan.segments[0][0].key
+        if len(plan.segments) == 1
+        else content_hash([s.key for s, _ in plan.segments])
+    )
+    return SectionTranslation(
+        **base,
+        text=join_parts(parts),
+        origin=origin,
+        model=used_model,
+        cache_key=key,
+        flags=flags,  # type: ignore[arg-type]
+    )
+
+
+def _count_origins(report: TranslateReport, work: Work) -> None:
+    todo = set(work.todo)
+    for plan in work.plans:
+        report.sections += 1
+        if plan.origin:
+            report.origins[plan.origin] += 1
+        elif any(s.key in todo for s, _ in plan.segments):
+            report.origins["model"] += 1
+        elif all(s.part in plan.memory_parts for s, _ in plan.segments):
+            report.origins["memory"] += 1
+        else:
+            report.origins["cache"] += 1
+
+
+def _estimate(settings: Settings, work: Work) -> Estimate:
+    requests = (
+        (
+            build_messages(work.prompt, batch)[0],
+            10 + sum(int(s.tokens * EN_PER_KO_TOKEN) + ITEM_OVERHEAD_TOKENS for s in batch),
+        )
+        for batch in work.batches
+    )
+    return estimate_requests(settings, requests)
