@@ -41,11 +41,11 @@ def _queries(settings) -> list[str]:
 
 
 def _measure(paths: list[Path], out: Path, embeddings: list[str]) -> list[list[object]]:
-    from pipeline.embeddings import load_local_model
-    from pipeline.index import index_stage
     from pipeline.llm import make_llm
     from pipeline.llm.mock import MockLLM
-    from pipeline.search import Searcher
+    from pipeline.retrieval.embeddings import load_local_model
+    from pipeline.retrieval.searcher import Searcher
+    from pipeline.stages.index import index_stage
     from pipeline.stages.parse import parse_stage
     from pipeline.stages.translate import translate_stage
 

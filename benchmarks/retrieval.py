@@ -45,7 +45,7 @@ def build(out: Path):
         how = "translation memory only (translate stage missing)"
     timings["translate"] = time.perf_counter() - start
 
-    from pipeline.index import index_stage
+    from pipeline.stages.index import index_stage
 
     start = time.perf_counter()
     report = index_stage(settings)
@@ -96,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING)
 
-    from pipeline.evaluate import evaluate_retrieval
-    from pipeline.search import Searcher
+    from pipeline.retrieval.base import RETRIEVERS, retriever_names
+    from pipeline.retrieval.evaluate import evaluate_retrieval
+    from pipeline.retrieval.searcher import Searcher
 
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
         out = args.keep or Path(tmp)
@@ -108,12 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         searcher.warm_up()
         timings["searcher load (in process)"] = time.perf_counter() - start
 
-        runs = {
-            "hybrid (fused)": ("dense", "bm25_en", "bm25_ko"),
-            "dense only (MiniLM over English)": ("dense",),
-            "BM25 English only": ("bm25_en",),
-            "BM25 Korean morphemes only": ("bm25_ko",),
-        }
+        runs = {"hybrid (fused)": retriever_names()}
+        runs.update({f"{spec.label} only": (name,) for name, spec in RETRIEVERS.items()})
         reports = {
             name: evaluate_retrieval(settings, questions, k=10, searcher=searcher, retrievers=r)
             for name, r in runs.items()

@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from .errors import ConfigError
 from .llm.registry import provider_names
+from .retrieval.base import default_weights
 from .store.layout import OutDir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -122,13 +123,10 @@ class SearchSettings(_Section):
     k: int = 10
     rrf_k: int = 10  # small k: each retriever's top ranks dominate (measured in benchmarks/retrieval.py)
     # weighted reciprocal-rank fusion, by query language; for Korean queries the dense and
-    # English-BM25 weights are scaled by the query's share of Latin letters
-    weights_en: dict[str, float] = Field(
-        default_factory=lambda: {"dense": 0.3, "bm25_en": 1.0, "bm25_ko": 0.2}
-    )
-    weights_ko: dict[str, float] = Field(
-        default_factory=lambda: {"dense": 0.3, "bm25_en": 0.3, "bm25_ko": 1.0}
-    )
+    # English-BM25 weights are scaled by the query's share of Latin letters.  Retriever names
+    # and default weights: pipeline/retrieval/base.py
+    weights_en: dict[str, float] = Field(default_factory=lambda: default_weights("en"))
+    weights_ko: dict[str, float] = Field(default_factory=lambda: default_weights("ko"))
 
 
 class AskSettings(_Section):

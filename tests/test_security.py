@@ -124,8 +124,8 @@ def test_enrich_keeps_the_paper_inside_its_tag(hostile_settings):
 
 
 def _index(settings) -> None:
-    from pipeline.index import index_stage
     from pipeline.stages.enrich import enrich_stage
+    from pipeline.stages.index import index_stage
     from pipeline.stages.translate import translate_stage
 
     llm = make_llm(settings, mock=MockLLM())
@@ -167,8 +167,8 @@ def _obedient_llm(settings, reply: str, seen: list[dict]):
 
 
 def test_ask_never_follows_instructions_in_retrieved_entries(hostile_settings):
-    from pipeline.ask import ask
-    from pipeline.search import Searcher
+    from pipeline.retrieval.ask import ask
+    from pipeline.retrieval.searcher import Searcher
 
     _index(hostile_settings)
     searcher = Searcher(hostile_settings, llm=make_llm(hostile_settings, mock=MockLLM()))
@@ -195,7 +195,7 @@ def test_ask_never_follows_instructions_in_retrieved_entries(hostile_settings):
 
 
 def test_html_and_rss_escape_everything(hostile_settings):
-    from pipeline.newsletter import newsletter_all_dates
+    from pipeline.stages.newsletter.stage import newsletter_all_dates
 
     _index(hostile_settings)
     newsletter_all_dates(hostile_settings, llm=make_llm(hostile_settings, mock=MockLLM()))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import click
 
+from ..stages.newsletter.formats import FORMATS
 from .options import build_settings, config_option, llm_options, out_option
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -47,7 +48,7 @@ def _formats(value: tuple[str, ...]) -> list[str] | None:
     "--format",
     "formats",
     multiple=True,
-    metavar="md,html,rss",
+    metavar=",".join(FORMATS),
     help="Output formats, comma-separated or repeated (default: settings.newsletter.formats).",
 )
 @click.option("--intro/--no-intro", default=None, help="Write (or skip) the short LLM-written intro.")
@@ -67,7 +68,7 @@ def newsletter_cmd(
     digest-2024-10-21_2024-10-22.* for a range.  Papers missing a translation or
     metadata still appear, marked as pending.
     """
-    from ..newsletter import newsletter_stage
+    from ..stages.newsletter.stage import newsletter_stage
 
     settings = build_settings(
         **opts,  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..retrieval.base import retriever_names
 from ..taxonomy import Topic
 from .options import build_settings, config_option, llm_options, memory_setting, out_option
 
@@ -40,7 +41,7 @@ def _date(value: datetime | None) -> Any:
 @llm_options
 def index_cmd(chroma_url: str | None, embedding: str | None, **opts: Any) -> None:
     """Index OUT/entries.jsonl (+ translations, metadata) into Chroma for search and ask."""
-    from ..index import index_stage
+    from ..stages.index import index_stage
     from ..store.lock import output_lock
 
     settings = build_settings(**opts, index={"chroma_url": chroma_url, "embedding": embedding})
@@ -90,7 +91,7 @@ def search_cmd(
     **opts: Any,
 ) -> None:
     """Hybrid search (vectors + English and Korean BM25) in English or Korean; no LLM."""
-    from ..search import search
+    from ..retrieval.searcher import search
 
     settings = build_settings(**opts, index={"chroma_url": chroma_url})
     hits = search(
@@ -156,7 +157,7 @@ def ask_cmd(
 ) -> None:
     """Answer a question from the digests, with [arXiv id] citations.  Without a
     question: read questions line by line from stdin (models loaded once)."""
-    from ..ask import AskSession
+    from ..retrieval.ask import AskSession
 
     settings = build_settings(**opts, index={"chroma_url": chroma_url}, ask={"language": lang, "k": k})
     session = AskSession(settings)
@@ -232,7 +233,7 @@ def eval_group() -> None:
     "--retriever",
     "retrievers",
     multiple=True,
-    type=click.Choice(["dense", "bm25_en", "bm25_ko"]),
+    type=click.Choice(retriever_names()),
     help="Only these retrievers (repeatable; default: all, fused).",
 )
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
@@ -249,7 +250,7 @@ def eval_retrieval_cmd(
     **opts: Any,
 ) -> None:
     """Recall@1/5/10 and MRR overall, per kind and per language; latency p50/p95."""
-    from ..evaluate import evaluate_retrieval, report_json
+    from ..retrieval.evaluate import evaluate_retrieval, report_json
     from ..store.lock import output_lock
 
     settings = build_settings(

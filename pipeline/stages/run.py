@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..index import index_stage
 from ..llm.client import make_llm
-from ..newsletter import newsletter_all_dates
 from ..settings import Settings
 from ..store.lock import output_lock
 from . import PIPELINE
 from .enrich import enrich_stage
+from .index import index_stage
+from .newsletter.stage import newsletter_all_dates
 from .parse import parse_stage
 from .translate import translate_stage
 

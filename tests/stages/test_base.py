@@ -49,9 +49,9 @@ def test_an_unexpected_exception_is_named_by_its_type_only() -> None:
 
 def test_every_stage_report_has_summary_and_exit_code() -> None:
     from pipeline.batch.reports import CollectReport, StatusReport, SubmitReport
-    from pipeline.index import IndexReport
-    from pipeline.newsletter import NewsletterReport
     from pipeline.stages.enrich import EnrichReport
+    from pipeline.stages.index import IndexReport
+    from pipeline.stages.newsletter.stage import NewsletterReport
     from pipeline.stages.parse import ParseReport
     from pipeline.stages.run import RunReport
     from pipeline.stages.translate import TranslateReport

@@ -49,7 +49,7 @@ def test_translation_check_names_the_jamo_left_untranslated() -> None:
 @pytest.mark.parametrize("letters", [EXT_A, HALFWIDTH])
 def test_newsletter_treats_any_hangul_left_as_pending(letters: str) -> None:
     """The newsletter's own class lacked these blocks: such a "translation" was shown as English."""
-    from pipeline.newsletter_model import build_paper
+    from pipeline.stages.newsletter.model import build_paper
 
     entry = Entry(
         id="1", title="T", source_file="f", source_line=1, sections=[Section(text="한국어", line=2)]

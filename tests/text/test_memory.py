@@ -26,7 +26,7 @@ def test_normalisation_collapses_white_space() -> None:
 
 
 def test_translate_and_index_agree_on_what_is_in_memory(tmp_path: Path) -> None:
-    from pipeline.index import build_docs
+    from pipeline.stages.index.docs import build_docs
 
     memory = load_memory(_tm(tmp_path / "tm.jsonl", [("LoLDU는   파라미터를 0.00025%만 사용합니다.", "EN")]))
     assert memory.lookup(SECTION) == "EN"  # what translate asks

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.newsletter import newsletter_stage
 from pipeline.settings import load_settings
+from pipeline.stages.newsletter.stage import newsletter_stage
 
 EVIL = '<script>alert(1)</script> Tom & "Jerry" *bold* [link](x) _under_ #1 `code`'
 RFC822 = re.compile(

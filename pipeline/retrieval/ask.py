@@ -16,14 +16,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .errors import InputError
-from .prompts import load_prompt
-from .records import Answer, Citation, Hit, IndexDoc
-from .search import Searcher
-from .settings import Settings
-from .text.escape import escape_data
-from .text.hangul import has_hangul
-from .text.numbers import claimed_numbers, is_supported, supported_numbers
+from ..errors import InputError
+from ..prompts import load_prompt
+from ..records import Answer, Citation, Hit, IndexDoc
+from ..settings import Settings
+from ..text.escape import escape_data
+from ..text.hangul import has_hangul
+from ..text.numbers import claimed_numbers, is_supported, supported_numbers
+from .searcher import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def ask(
     prompt = load_prompt(settings, settings.ask.prompt)
     messages = build_messages(prompt.text, question, docs, language)
     if llm is None:
-        from .llm import make_llm
+        from ..llm.client import make_llm  # the openai SDK is slow to import: only when asking
 
         llm = make_llm(settings)
     if stream_to is not None:
@@ -222,7 +222,7 @@ class AskSession:
     @property
     def llm(self) -> Any:
         if self._llm is None:
-            from .llm import make_llm
+            from ..llm.client import make_llm  # the openai SDK is slow to import: only when asking
 
             self._llm = make_llm(self.settings)
         return self._llm

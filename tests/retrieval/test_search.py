@@ -9,10 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.lexical import tokenize_en, tokenize_ko
-from pipeline.search import Searcher, fusion_weights
+from pipeline.retrieval.fusion import fusion_weights
+from pipeline.retrieval.lexical import tokenize_en, tokenize_ko
+from pipeline.retrieval.searcher import Searcher
 from pipeline.settings import load_settings
-from tests.retrieval_helpers import make_retrieval_out
+from tests.retrieval.helpers import make_retrieval_out
 
 
 def make_out(tmp: Path, **index: object):
@@ -93,11 +94,11 @@ def test_query_language_weights():
 
 def test_bm25_indexes_are_cached_on_disk(indexed):
     cache = indexed.out_dir / "bm25"
-    Searcher(indexed, dense=False)
+    Searcher(indexed, retrievers=("bm25_en", "bm25_ko"))
     dirs = sorted(p.name for p in cache.iterdir())
     assert len(dirs) == 2 and {d.split("-")[0] for d in dirs} == {"en", "ko"}
     stamps = {p: (p / "done.json").stat().st_mtime_ns for p in cache.iterdir()}
-    Searcher(indexed, dense=False)
+    Searcher(indexed, retrievers=("bm25_en", "bm25_ko"))
     assert {p: (p / "done.json").stat().st_mtime_ns for p in cache.iterdir()} == stamps
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date as Date
 from urllib.parse import urlsplit
 
-from . import taxonomy
-from .records import Entry, KeyResult, Metadata, SectionTranslation
-from .text.hangul import has_hangul
+from ... import taxonomy
+from ...records import Entry, KeyResult, Metadata, SectionTranslation
+from ...text.hangul import has_hangul
 
 UNCATEGORISED = "Uncategorised"
 MAX_AUTHORS = 3

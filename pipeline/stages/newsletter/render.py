@@ -18,15 +18,9 @@ from urllib.parse import quote
 
 import jinja2
 
-from .errors import ConfigError
-from .newsletter_model import Issue
-
-FORMATS: dict[str, tuple[str, str]] = {
-    # format -> (template, file suffix)
-    "md": ("newsletter.md.j2", ".md"),
-    "html": ("newsletter.html.j2", ".html"),
-    "rss": ("feed.xml.j2", ".xml"),
-}
+from ...errors import ConfigError
+from .formats import Format, get_format
+from .model import Issue
 
 
 class MdSafe(str):
@@ -69,7 +63,7 @@ def rfc822(day: Date | None) -> str:
     return format_datetime(datetime.combine(day, time(0, 0), tzinfo=UTC))
 
 
-def _environment(templates_dir: Path, fmt: str) -> jinja2.Environment:
+def _environment(templates_dir: Path, fmt: Format) -> jinja2.Environment:
     common: dict[str, Any] = {
         "loader": jinja2.FileSystemLoader(str(templates_dir)),
         "undefined": jinja2.StrictUndefined,
@@ -78,7 +72,7 @@ def _environment(templates_dir: Path, fmt: str) -> jinja2.Environment:
         "keep_trailing_newline": True,
         "extensions": ["jinja2.ext.do"],
     }
-    if fmt == "md":
+    if fmt.escape == "markdown":
         env = jinja2.Environment(autoescape=False, finalize=md_escape, **common)  # noqa: S701 - escaped by finalize
     else:
         env = jinja2.Environment(autoescape=True, **common)
@@ -87,11 +81,11 @@ def _environment(templates_dir: Path, fmt: str) -> jinja2.Environment:
     return env
 
 
-def render(issue: Issue, fmt: str, templates_dir: Path, **extra: Any) -> str:
+def render(issue: Issue, fmt: Format | str, templates_dir: Path, **extra: Any) -> str:
     """Render one format of ``issue``; a broken or missing template is a ConfigError."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown newsletter format {fmt!r}; choose from {', '.join(FORMATS)}")
-    name = FORMATS[fmt][0]
+    if isinstance(fmt, str):
+        fmt = get_format(fmt)
+    name = fmt.template
     env = _environment(templates_dir, fmt)
     try:
         template = env.get_template(name)

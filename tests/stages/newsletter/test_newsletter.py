@@ -13,9 +13,9 @@ import pytest
 from pipeline.errors import ConfigError, InputError
 from pipeline.llm import make_llm
 from pipeline.llm.mock import MockLLM
-from pipeline.newsletter import newsletter_all_dates, newsletter_stage
-from pipeline.newsletter_render import md_escape
 from pipeline.settings import load_settings
+from pipeline.stages.newsletter.render import md_escape
+from pipeline.stages.newsletter.stage import newsletter_all_dates, newsletter_stage
 from tests.paths import ROOT
 
 EVIL = '<script>alert(1)</script> Tom & "Jerry" *bold* [link](x) _under_ #1 `code`'
@@ -377,7 +377,7 @@ def test_broken_template_is_a_config_error(out: Path, tmp_path: Path) -> None:
 
 
 def test_view_model_helpers() -> None:
-    from pipeline.newsletter_model import clip, date_label, normalise_topic, safe_url, short_authors
+    from pipeline.stages.newsletter.model import clip, date_label, normalise_topic, safe_url, short_authors
 
     assert short_authors(["A", "B", "C"]) == "A, B, C"
     assert short_authors(["A", " B ", "C", "D"]) == "A, B, C et al."
@@ -396,8 +396,8 @@ def test_view_model_helpers() -> None:
 
 
 def test_translation_with_korean_left_counts_as_pending() -> None:
-    from pipeline.newsletter_model import build_paper
     from pipeline.records import Entry, Section, SectionTranslation
+    from pipeline.stages.newsletter.model import build_paper
 
     entry = Entry(
         id="2401.00001",

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.newsletter import newsletter_stage
 from pipeline.settings import load_settings
+from pipeline.stages.newsletter.stage import newsletter_stage
 from tests.paths import FIXTURES
 
 CHROMIUM = Path("/usr/bin/chromium")

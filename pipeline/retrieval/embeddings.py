@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from .errors import ConfigError
-from .store.jsonl import content_hash
+from ..errors import ConfigError
+from ..store.jsonl import content_hash
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def embedding_function(settings: Settings, llm: Any = None) -> EmbeddingFunction
     if settings.index.embedding == "local":
         return LocalMiniLMEmbedding(settings.index.local_model)
     if llm is None:
-        from .llm import make_llm
+        from ..llm.client import make_llm
 
         llm = make_llm(settings)
     return EndpointEmbedding(settings.llm.embedding_model, llm)

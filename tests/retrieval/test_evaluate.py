@@ -9,9 +9,10 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.errors import InputError
-from pipeline.evaluate import Metrics, evaluate_retrieval, load_questions, percentile
+from pipeline.retrieval.evaluate import Metrics, evaluate_retrieval, load_questions, percentile
+from pipeline.store.layout import OutDir
 from tests.paths import FIXTURES
-from tests.retrieval_helpers import make_retrieval_out
+from tests.retrieval.helpers import make_retrieval_out
 
 QUESTIONS = FIXTURES / "retrieval_questions.jsonl"
 ENV = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
@@ -118,7 +119,6 @@ def test_eval_cli_memory_reindexes(settings, tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["overall"]["recall@1"] == 1.0
-    from pipeline.index import load_docs
 
-    pangea = next(d for d in load_docs(settings) if d.entry_id == "2410.16153")
+    pangea = next(d for d in OutDir(settings.out_dir).load_index_docs() if d.entry_id == "2410.16153")
     assert "open multilingual multimodal LLM for 39 languages" in pangea.translated

@@ -7,12 +7,19 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from pipeline.ask import REFUSALS, AskSession, build_messages, check_citations, check_numbers, finish_answer
 from pipeline.cli import main
 from pipeline.llm import make_llm
 from pipeline.llm.mock import MockLLM
 from pipeline.prompts import load_prompt
-from tests.retrieval_helpers import make_retrieval_out
+from pipeline.retrieval.ask import (
+    REFUSALS,
+    AskSession,
+    build_messages,
+    check_citations,
+    check_numbers,
+    finish_answer,
+)
+from tests.retrieval.helpers import make_retrieval_out
 
 ENV = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
 

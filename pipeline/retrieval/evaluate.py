@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .search import RETRIEVERS, Searcher, query_language
-from .settings import Settings
-from .store.jsonl import iter_jsonl_dicts
+from ..errors import InputError
+from ..settings import Settings
+from ..stages.index.stage import index_stage
+from ..store.jsonl import iter_jsonl_dicts
+from .base import retriever_names
+from .fusion import query_language
+from .searcher import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,7 @@ class QueryResult:
 class EvalReport:
     k: int
     results: list[QueryResult] = field(default_factory=list)
-    retrievers: tuple[str, ...] = RETRIEVERS
+    retrievers: tuple[str, ...] = field(default_factory=retriever_names)
 
     def _group(self, key: str) -> dict[str, Metrics]:
         groups: dict[str, list[int | None]] = {}
@@ -162,7 +165,7 @@ def evaluate_retrieval(
     *,
     k: int = 10,
     searcher: Searcher | None = None,
-    retrievers: tuple[str, ...] = RETRIEVERS,
+    retrievers: tuple[str, ...] | None = None,
     reindex: bool = False,
 ) -> EvalReport:
     """Search every question; rank of the expected arXiv id in the top ``k``.
@@ -171,10 +174,9 @@ def evaluate_retrieval(
     sections the translation memory covers are indexed in English)."""
     questions = load_questions(questions_path)
     if reindex:
-        from .index import index_stage
-
         index_stage(settings)
-    searcher = searcher or Searcher(settings, dense="dense" in retrievers)
+    retrievers = retrievers or retriever_names()
+    searcher = searcher or Searcher(settings, retrievers=retrievers)
     searcher.warm_up()
     report = EvalReport(k=k, retrievers=retrievers)
     for q in questions:

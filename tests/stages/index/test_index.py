@@ -11,9 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.index import get_collection, index_stage, load_docs, open_client
+from pipeline.retrieval.dense import get_collection, open_client
+from pipeline.stages.index import index_stage
+from pipeline.store.layout import OutDir
 from tests.paths import ROOT
-from tests.retrieval_helpers import make_retrieval_out
+from tests.retrieval.helpers import make_retrieval_out
 
 CHROMA = ROOT / ".venv" / "bin" / "chroma"
 
@@ -24,7 +26,7 @@ def make_out(tmp: Path, **index: object):
 
 
 def collection_ids(settings) -> dict[str, dict]:
-    from pipeline.embeddings import embedding_function
+    from pipeline.retrieval.embeddings import embedding_function
 
     col = get_collection(settings, open_client(settings), embedding_function(settings), create=False)
     got = col.get(include=["metadatas"])
@@ -78,7 +80,7 @@ def test_changed_entry_is_updated_and_removed_entry_deleted(tmp_path):
     for cid, m in before.items():
         if m["entry_id"] in ("2406.01014", "2412.07583"):
             assert cid in after
-    assert {d.entry_id for d in load_docs(settings)} == {e["id"] for e in entries}
+    assert {d.entry_id for d in OutDir(settings.out_dir).load_index_docs()} == {e["id"] for e in entries}
 
 
 def test_chunk_metadata_has_filter_fields(tmp_path):
@@ -96,14 +98,14 @@ def test_untranslated_entry_indexed_by_title_and_english_terms(tmp_path):
     settings = make_out(tmp_path)
     report = index_stage(settings)
     assert report.untranslated == 1
-    pangea = next(d for d in load_docs(settings) if d.entry_id == "2410.16153")
+    pangea = next(d for d in OutDir(settings.out_dir).load_index_docs() if d.entry_id == "2410.16153")
     assert "PangeaBench" in pangea.english and "PangeaIns" in pangea.english
     assert pangea.english.startswith("Pangea: A Fully Open")
     assert pangea.sections_translated == 0 and "39개 언어" in pangea.korean
 
 
 def test_collection_name_depends_on_model_and_chunking(tmp_path):
-    from pipeline.embeddings import collection_name
+    from pipeline.retrieval.embeddings import collection_name
 
     a = make_out(tmp_path)
     b = a.model_copy(update={"index": a.index.model_copy(update={"chunk_tokens": 100})})
@@ -117,7 +119,7 @@ def test_small_chunks_split_long_entries(tmp_path):
     settings = make_out(tmp_path, chunk_tokens=40)
     report = index_stage(settings)
     assert report.chunks > report.entries
-    for text in [m for m in load_docs(settings)]:
+    for text in [m for m in OutDir(settings.out_dir).load_index_docs()]:
         assert text.chunks  # every entry has at least one chunk
 
 
@@ -155,7 +157,7 @@ def test_server_mode_with_real_chroma(tmp_path):
         assert not (out / "chroma").exists()  # nothing stored locally
         assert index_stage(settings).unchanged == 5
 
-        from pipeline.search import Searcher
+        from pipeline.retrieval.searcher import Searcher
 
         hits = Searcher(settings).search("planning decision and reflection agents for smartphones", k=3)
         assert hits[0].arxiv_id == "2406.01014"
@@ -185,8 +187,8 @@ def test_index_prebuilds_the_lexical_indexes(tmp_path):
 def test_missing_index_names_the_one_built_with_other_settings(tmp_path):
     """`digest index --embedding endpoint`, then a search with the default settings: the error
     says which index exists and how to select it, not only "run `digest index` first"."""
-    from pipeline.embeddings import collection_name, embedding_function
     from pipeline.errors import InputError
+    from pipeline.retrieval.embeddings import collection_name, embedding_function
 
     built = make_out(tmp_path)
     index_stage(built)
@@ -195,7 +197,7 @@ def test_missing_index_names_the_one_built_with_other_settings(tmp_path):
         get_collection(other, open_client(other), embedding_function(other), create=False)
     text = str(info.value)
     assert "run `digest index` first" in text
-    from pipeline.index import CHUNKER_VERSION
+    from pipeline.retrieval.dense import CHUNKER_VERSION
 
     assert f"found {collection_name(built, CHUNKER_VERSION)} (embedding=endpoint)" in text
     assert "DIGEST_INDEX__EMBEDDING" in text

@@ -11,34 +11,27 @@ byte-identical files (no wall-clock timestamps).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, DigestError, InputError
-from .newsletter_model import Issue, build_issue, entry_dates
-from .newsletter_render import FORMATS, render
-from .progress import Progress
-from .records import Entry, Metadata, SectionTranslation
-from .settings import Settings
-from .stages.base import JobOutcome, run_jobs
-from .store.journal import JsonlCache
-from .store.jsonl import content_hash, write_text_atomic
-from .store.layout import OutDir
-from .text.escape import escape_data
-from .text.hangul import has_hangul
+from ...errors import ConfigError, InputError
+from ...records import Entry, Metadata, SectionTranslation
+from ...settings import Settings
+from ...store.jsonl import write_text_atomic
+from ...store.layout import OutDir
+from .formats import Format, check_formats
+from .intro import write_intros
+from .model import Issue, build_issue, entry_dates
+from .render import render
 
 if TYPE_CHECKING:
-    from .llm import LLM
+    from ...llm.client import LLM
 
 log = logging.getLogger(__name__)
 
-INTRO_MAX_TOKENS = 300
-INTRO_MAX_PAPERS = 15  # the intro sees the top papers only: a short prompt, a focused intro
-INTRO_RETRIES = 2  # further requests when a reply is cut off or not prose
 PUBLISHED_MODE = 0o644
 
 
@@ -133,159 +126,14 @@ def resolve_range(
     return lo, hi
 
 
-def _check_formats(formats: Iterable[str] | None, settings: Settings) -> list[str]:
-    chosen = list(formats) if formats else list(settings.newsletter.formats)
-    out: list[str] = []
-    for f in chosen:
-        f = f.strip().lower()
-        if f == "xml" or f == "feed":
-            f = "rss"
-        if f == "markdown":
-            f = "md"
-        if f not in FORMATS:
-            raise ConfigError(f"unknown newsletter format {f!r}; choose from {', '.join(FORMATS)}")
-        if f not in out:
-            out.append(f)
-    if not out:
-        raise ConfigError("no newsletter format chosen")
-    return out
-
-
-# -- the intro -------------------------------------------------------------------------
-
-
-def _intro_request(issue: Issue) -> str:
-    """The user message: the issue's papers as tagged data (never instructions)."""
-    lines = [f'<issue dates="{issue.date_label}" papers="{len(issue.papers)}">']
-    counts = ", ".join(f"{g.label}: {len(g.papers)}" for g in issue.groups)
-    lines.append(f"<topics>{escape_data(counts)}</topics>")
-    for p in issue.papers[:INTRO_MAX_PAPERS]:
-        summary = p.tldr or p.summary or ""
-        votes = "" if p.votes is None else str(p.votes)
-        lines.append(
-            f'<paper votes="{votes}" topic="{escape_data(p.topic_label, attribute=True)}">'
-            f"<title>{escape_data(p.title)}</title>"
-            + (f"<summary>{escape_data(summary)}</summary>" if summary else "")
-            + "</paper>"
-        )
-    lines.append("</issue>")
-    return "\n".join(lines)
-
-
-def _not_prose(text: str) -> bool:
-    """A reply that opens like JSON or code is no intro (a garbled or misrouted reply)."""
-    return text.lstrip().startswith(("{", "["))
-
-
-def _clean_intro(text: str, finish_reason: str) -> str | None:
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.strip("`").strip()
-    if _not_prose(text):
-        log.warning("the newsletter intro came back as JSON or code, not prose; leaving it out")
-        return None
-    if finish_reason == "length":  # cut off: keep whole sentences only
-        cut = max(text.rfind(". "), text.rfind(".\n"), text.rfind("."))
-        text = text[: cut + 1] if cut > 0 else ""
-    text = "\n\n".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip())
-    if not text:
-        return None
-    if has_hangul(text):
-        log.warning("the newsletter intro came back with Korean text; leaving it out")
-        return None
-    return text
-
-
-@dataclass
-class _IntroJob:
-    key: str
-    issue: Issue
-    request: str
-
-
-def _intro_key(settings: Settings, llm_id: str, prompt_sha: str, request: str) -> str:
-    return content_hash("newsletter-intro", request, llm_id, settings.llm.temperature, prompt_sha, length=24)
-
-
-def _write_intros(settings: Settings, issues: list[Issue], llm: LLM | None, report: NewsletterReport) -> None:
-    """Fill ``issue.intro`` from the cache, else from the LLM (journaled as it arrives)."""
-    from .prompts import load_prompt
-
-    prompt = load_prompt(settings, settings.newsletter.prompt)
-    cache = JsonlCache(OutDir(settings.out_dir).journal_path("newsletter"))
-    llm_id = f"{settings.llm.provider}|{settings.llm.base_url or ''}|{settings.llm.chat_model}"
-    jobs: list[_IntroJob] = []
-    for issue in issues:
-        if not issue.papers:
-            continue
-        request = _intro_request(issue)
-        key = _intro_key(settings, llm_id, prompt.sha, request)
-        cached = cache.get(key)
-        if isinstance(cached, dict) and cached.get("text"):
-            issue.intro = cached["text"]
-            report.intros_cached += 1
-        else:
-            jobs.append(_IntroJob(key, issue, request))
-    if not jobs:
-        return
-    if llm is None:
-        try:
-            from .llm import make_llm
-
-            llm = make_llm(settings)
-        except DigestError as exc:
-            log.warning("newsletter intro skipped: %s", exc)
-            report.intros_failed += len(jobs)
-            return
-    the_llm = llm
-
-    def write(job: _IntroJob) -> str | None:
-        messages = [
-            {"role": "system", "content": prompt.text},
-            {"role": "user", "content": job.request},
-        ]
-        comp = the_llm.complete(messages, max_tokens=INTRO_MAX_TOKENS)
-        for _ in range(INTRO_RETRIES):  # cut off or garbled (a flaky endpoint?): ask again
-            if comp.finish_reason != "length" and not _not_prose(comp.text):
-                break
-            comp = the_llm.complete(messages, max_tokens=INTRO_MAX_TOKENS)
-        return _clean_intro(comp.text, comp.finish_reason)
-
-    def on_result(out: JobOutcome[_IntroJob, str | None]) -> None:
-        job = out.job
-        if out.error is not None:
-            report.intros_failed += 1
-            if isinstance(out.error, DigestError):
-                log.warning(
-                    "newsletter intro for %s failed (%s); writing it without one", job.issue.slug, out.error
-                )
-            else:
-                log.warning(
-                    "newsletter intro for %s failed (%s); writing it without one",
-                    job.issue.slug,
-                    type(out.error).__name__,
-                )
-            return
-        if not out.result:
-            report.intros_failed += 1
-            log.warning("newsletter intro for %s came back empty; writing it without one", job.issue.slug)
-            return
-        job.issue.intro = out.result
-        cache.put(job.key, {"text": out.result, "model": the_llm.model})
-        report.intros_written += 1
-
-    with Progress(len(jobs), "newsletter intros", mode=settings.progress, unit="intro") as progress:
-        run_jobs(jobs, write, concurrency=settings.llm.concurrency, progress=progress, on_result=on_result)
-
-
 # -- writing ---------------------------------------------------------------------------
 
 
-def _write_issue(settings: Settings, issue: Issue, formats: list[str], report: NewsletterReport) -> None:
+def _write_issue(settings: Settings, issue: Issue, formats: list[Format], report: NewsletterReport) -> None:
     out_dir = OutDir(settings.out_dir).newsletter_dir
     for fmt in formats:
         text = render(issue, fmt, settings.templates_dir)
-        path = out_dir / f"{issue.slug}{FORMATS[fmt][1]}"
+        path = out_dir / f"{issue.slug}{fmt.suffix}"
         write_text_atomic(path, text)
         path.chmod(PUBLISHED_MODE)  # mkstemp makes 0600 files; newsletters are meant to be served
         report.paths.append(path)
@@ -312,11 +160,16 @@ def _make_issue(settings: Settings, inputs: _Inputs, since: Date | None, until: 
 
 
 def _write_all(
-    settings: Settings, issues: list[Issue], formats: list[str], intro: bool, llm: LLM | None
+    settings: Settings, issues: list[Issue], formats: list[Format], intro: bool, llm: LLM | None
 ) -> NewsletterReport:
     report = NewsletterReport(intro_requested=intro)
     if intro:
-        _write_intros(settings, issues, llm, report)
+        counts = write_intros(settings, issues, llm)
+        report.intros_written, report.intros_cached, report.intros_failed = (
+            counts.written,
+            counts.cached,
+            counts.failed,
+        )
     for issue in issues:
         _write_issue(settings, issue, formats, report)
     return report
@@ -334,7 +187,7 @@ def newsletter_stage(
 ) -> NewsletterReport:
     """``digest newsletter``: one issue for ``date``, for ``since``..``until`` (either end
     may be open), or by default for the latest digest date."""
-    fmts = _check_formats(formats, settings)
+    fmts = check_formats(formats or settings.newsletter.formats)
     use_intro = settings.newsletter.intro if intro is None else intro
     inputs = _load_inputs(settings)
     dates = _all_dates(inputs.entries)
@@ -349,7 +202,7 @@ def newsletter_stage(
 
 def newsletter_all_dates(settings: Settings, llm: LLM | None = None) -> NewsletterReport:
     """One issue per digest date (used by ``digest run``; the caller holds the output lock)."""
-    fmts = _check_formats(None, settings)
+    fmts = check_formats(settings.newsletter.formats)
     inputs = _load_inputs(settings)
     issues = [_make_issue(settings, inputs, d, d) for d in _all_dates(inputs.entries)]
     undated = _make_issue(settings, inputs, None, None)

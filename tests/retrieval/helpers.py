@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipeline.index import index_stage
 from pipeline.settings import Settings, load_settings
+from pipeline.stages.index import index_stage
 from pipeline.stages.parse import parse_stage
 from tests.paths import FIXTURES
 

@@ -21,8 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from .store.jsonl import content_hash
-from .text.hangul import has_hangul
+from ..records import IndexDoc
+from ..settings import Settings
+from ..store.jsonl import content_hash
+from ..store.layout import OutDir
+from ..text.hangul import has_hangul
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +180,61 @@ class BM25Index:
         total = sum(self.idf(t) for t in unique)
         have = sum(self.idf(t) for t in unique if t in self.doc_tokens[position])
         return have / total if total > 0 else 0.0
+
+
+# -- the retrievers ---------------------------------------------------------------------------
+
+
+class LexicalRanking:
+    def __init__(self, order: list[int], index: BM25Index, tokens: list[str]) -> None:
+        self.order = order
+        self.index = index
+        self.tokens = tokens
+
+    def relevance(self, position: int) -> float:
+        return self.index.coverage(self.tokens, position)
+
+
+class _BM25Retriever:
+    """BM25 over one text field of the index documents, cached in ``OUT/bm25``."""
+
+    name = ""
+    lang = ""
+    field = ""
+
+    def __init__(self, settings: Settings, docs: list[IndexDoc], llm: Any = None) -> None:
+        self.index = self._load(settings, docs)
+
+    @classmethod
+    def _load(cls, settings: Settings, docs: list[IndexDoc]) -> BM25Index:
+        texts = [getattr(d, cls.field) for d in docs]
+        return BM25Index.load_or_build(OutDir(settings.out_dir).bm25_dir, texts, cls.lang)
+
+    @classmethod
+    def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> None:
+        """Build (or find) the index now, so the first search does not pay for it."""
+        if docs:
+            cls._load(settings, docs)
+
+    def warm_up(self) -> None:
+        TOKENIZERS[self.lang]("준비")
+
+    def rank(
+        self, query: str, allowed: np.ndarray, depth: int, where: dict[str, Any] | None = None
+    ) -> LexicalRanking:
+        tokens = TOKENIZERS[self.lang](query)
+        scores = np.where(allowed, self.index.scores(tokens), 0.0)
+        order = np.argsort(-scores, kind="stable")
+        return LexicalRanking([int(i) for i in order[:depth] if scores[i] > 0], self.index, tokens)
+
+
+class EnglishBM25(_BM25Retriever):
+    """The English text (translations, titles, TL;DRs, keywords)."""
+
+    name, lang, field = "bm25_en", "en", "english"
+
+
+class KoreanBM25(_BM25Retriever):
+    """The Korean source: content morphemes, plus its Latin words."""
+
+    name, lang, field = "bm25_ko", "ko", "korean"

@@ -1,0 +1,96 @@
+"""The retriever interface and the registry of retrievers by name.
+
+A retriever ranks the index documents for a query.  Its registry entry names the class
+(imported on use), its default fusion weights per query language, and how it takes part
+in the search.  The names are defined here once: settings (default weights), the CLI
+(``--retriever``), the searcher and the benchmarks read them from :data:`RETRIEVERS`.
+
+A new retriever: one module with a class following :class:`Retriever` and one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..records import IndexDoc
+    from ..settings import Settings
+
+
+class Ranking(Protocol):
+    """One retriever's answer to one query."""
+
+    order: list[int]  # document positions, best first (at most the depth asked for)
+
+    def relevance(self, position: int) -> float:
+        """How well document ``position`` covers the query, 0..1, comparable across queries."""
+        ...
+
+
+class Retriever(Protocol):
+    name: str
+
+    def __init__(self, settings: Settings, docs: list[IndexDoc], llm: Any = None) -> None: ...
+
+    @classmethod
+    def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> None:
+        """Build what querying needs, at ``digest index`` time (e.g. an index on disk)."""
+        ...
+
+    def warm_up(self) -> None:
+        """Load lazy models now (interactive use, benchmarks)."""
+        ...
+
+    def rank(
+        self, query: str, allowed: np.ndarray, depth: int, where: dict[str, Any] | None = None
+    ) -> Ranking:
+        """Documents for ``query`` among the ``allowed`` positions (the filters; ``where``: the
+        same filters as a Chroma clause, for a store that filters by itself)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetrieverSpec:
+    target: str  # "module:Class"
+    weight_en: float  # default fusion weight for English queries
+    weight_ko: float  # ... and for Korean ones
+    label: str  # for reports
+    latin_only: bool = False  # understands only the Latin part of a Korean query: weight scaled by it
+    judges: tuple[str, ...] = ("en",)  # query languages for which its relevance counts
+    always: bool = True  # run for every query (cheap; its relevance is used) or only when fused
+
+
+RETRIEVERS: dict[str, RetrieverSpec] = {
+    "dense": RetrieverSpec(
+        "pipeline.retrieval.dense:DenseRetriever",
+        0.3,
+        0.3,
+        "dense (MiniLM over English)",
+        latin_only=True,
+        always=False,
+    ),
+    "bm25_en": RetrieverSpec(
+        "pipeline.retrieval.lexical:EnglishBM25", 1.0, 0.3, "BM25 English", latin_only=True
+    ),
+    "bm25_ko": RetrieverSpec(
+        "pipeline.retrieval.lexical:KoreanBM25", 0.2, 1.0, "BM25 Korean morphemes", judges=("en", "ko")
+    ),
+}
+
+
+def retriever_names() -> tuple[str, ...]:
+    return tuple(RETRIEVERS)
+
+
+def default_weights(lang: str) -> dict[str, float]:
+    """The default fusion weights for queries in ``lang`` ("en" or "ko")."""
+    return {name: spec.weight_ko if lang == "ko" else spec.weight_en for name, spec in RETRIEVERS.items()}
+
+
+def retriever_class(name: str) -> type[Retriever]:
+    module, _, cls = RETRIEVERS[name].target.partition(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]

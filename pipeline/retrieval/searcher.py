@@ -1,0 +1,194 @@
+"""Hybrid search: every registered retriever (``base.py``) ranks the index documents, and their
+rankings are fused by weighted reciprocal rank (``fusion.py``).  Filters (date range, topic,
+votes) apply to every retriever.  :class:`Searcher` keeps the models and indexes loaded for
+interactive use, ``ask``, evaluation and benchmarks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date as Date
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..records import Hit, IndexDoc
+from ..settings import Settings
+from ..store.layout import OutDir
+from .base import RETRIEVERS, Ranking, Retriever, retriever_class, retriever_names
+from .fusion import fuse, fusion_weights, query_language
+from .lexical import tokenize_en
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Filters:
+    since: Date | None = None
+    until: Date | None = None
+    topic: str | None = None
+    min_votes: int | None = None
+
+    def where(self) -> dict[str, Any] | None:
+        """The same filter as a Chroma ``where`` clause."""
+        clauses: list[dict[str, Any]] = []
+        if self.since:
+            clauses.append({"date_int": {"$gte": int(self.since.strftime("%Y%m%d"))}})
+        if self.until:
+            clauses.append({"date_int": {"$lte": int(self.until.strftime("%Y%m%d"))}})
+        if self.topic:
+            clauses.append({"topic_key": {"$eq": self.topic.strip().casefold()}})
+        if self.min_votes is not None:
+            clauses.append({"votes": {"$gte": int(self.min_votes)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def accepts(self, doc: IndexDoc) -> bool:
+        if (self.since or self.until) and doc.date is None:
+            return False
+        if self.since and doc.date < self.since:  # type: ignore[operator]
+            return False
+        if self.until and doc.date > self.until:  # type: ignore[operator]
+            return False
+        if self.topic and (doc.topic or "").strip().casefold() != self.topic.strip().casefold():
+            return False
+        return not (self.min_votes is not None and (doc.votes is None or doc.votes < self.min_votes))
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.since, self.until, self.topic, self.min_votes))
+
+
+def as_date(value: Date | str | None) -> Date | None:
+    if value is None or isinstance(value, Date):
+        return value
+    try:
+        return Date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+class Searcher:
+    """Loads the index documents and the retrievers (their indexes and models) once.
+    ``retrievers``: which to load (default all; the cheap ones are always loaded, their
+    relevance judges every query)."""
+
+    def __init__(
+        self, settings: Settings, *, llm: Any = None, retrievers: Iterable[str] | None = None
+    ) -> None:
+        self.settings = settings
+        self.docs: list[IndexDoc] = OutDir(settings.out_dir).load_index_docs()
+        if not self.docs:
+            raise InputError(f"the index in {settings.out_dir} is empty: run `digest index`")
+        self.position = {d.entry_id: i for i, d in enumerate(self.docs)}
+        wanted = set(retriever_names() if retrievers is None else retrievers)
+        self.retrievers: dict[str, Retriever] = {
+            name: retriever_class(name)(settings, self.docs, llm)
+            for name, spec in RETRIEVERS.items()
+            if spec.always or name in wanted
+        }
+
+    def warm_up(self) -> None:
+        """Load the lazy models now (embedding model, Korean analyser)."""
+        for r in self.retrievers.values():
+            r.warm_up()
+
+    def rankings(self, query: str, filters: Filters, depth: int, use: set[str]) -> dict[str, Ranking]:
+        """Each loaded retriever's ranking: the cheap ones always, the others when in ``use``."""
+        if filters.active:
+            allowed = np.array([filters.accepts(d) for d in self.docs], dtype=bool)
+        else:
+            allowed = np.ones(len(self.docs), dtype=bool)
+        return {
+            name: r.rank(query, allowed, depth, filters.where())
+            for name, r in self.retrievers.items()
+            if RETRIEVERS[name].always or name in use
+        }
+
+    @staticmethod
+    def relevance(rankings: dict[str, Ranking], pos: int, lang: str) -> float:
+        """How well document ``pos`` covers the query: 0..1, comparable across queries: the
+        best judgement of the retrievers that judge queries in ``lang`` (the idf-weighted term
+        coverage, English or Korean; for English queries also the dense cosine similarity)."""
+        judged = [r.relevance(pos) for name, r in rankings.items() if lang in RETRIEVERS[name].judges]
+        return float(max(judged, default=0.0))
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        since: Date | str | None = None,
+        until: Date | str | None = None,
+        topic: str | None = None,
+        min_votes: int | None = None,
+        retrievers: tuple[str, ...] | None = None,
+    ) -> list[Hit]:
+        """Top ``k`` entries for ``query``, best first (``Hit.score`` = fused RRF score)."""
+        query = (query or "").strip()
+        if not query:
+            raise InputError("empty query")
+        k = k or self.settings.search.k
+        if k < 1:
+            raise InputError("k must be at least 1")
+        names = retrievers or retriever_names()
+        filters = Filters(as_date(since), as_date(until), topic, min_votes)
+        lang = query_language(query)
+        depth = max(k, 50)
+        weights = fusion_weights(self.settings, query)
+        use = {n for n in names if weights[n] > 0 or len(names) == 1}
+        rankings = self.rankings(query, filters, depth, use)
+        fused, ranks = fuse(rankings, weights, names, self.settings.search.rrf_k)
+        best = sorted(fused, key=lambda p: (-fused[p], p))[:k]
+        tokens = tokenize_en(query)
+        hits: list[Hit] = []
+        for pos in best:
+            doc = self.docs[pos]
+            hits.append(
+                Hit(
+                    entry_id=doc.entry_id,
+                    arxiv_id=doc.arxiv_id,
+                    title=doc.title,
+                    date=doc.date,
+                    votes=doc.votes,
+                    topic=doc.topic,
+                    score=round(fused[pos], 6),
+                    snippet=_snippet(doc, tokens),
+                    ranks=ranks[pos],
+                    relevance=round(self.relevance(rankings, pos, lang), 4),
+                )
+            )
+        return hits
+
+    def doc(self, entry_id: str) -> IndexDoc:
+        return self.docs[self.position[entry_id]]
+
+
+def _snippet(doc: IndexDoc, query_tokens: list[str], limit: int = 240) -> str:
+    """The English sentence sharing most words with the query (else the first one); the
+    Korean text when the entry is untranslated."""
+    if not doc.translated.strip():
+        body = " ".join(doc.korean.split("\n")[1:]).strip() or doc.title
+        return body if len(body) <= limit else body[: limit - 1].rsplit(" ", 1)[0] + "…"
+    wanted = set(query_tokens)
+    lines = [line for line in doc.translated.split("\n") if line.strip()]
+    best = max(lines, key=lambda line: (len(wanted & set(tokenize_en(line))), -lines.index(line)))
+    return best if len(best) <= limit else best[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def search(
+    settings: Settings,
+    query: str,
+    *,
+    k: int | None = None,
+    since: Date | str | None = None,
+    until: Date | str | None = None,
+    topic: str | None = None,
+    min_votes: int | None = None,
+) -> list[Hit]:
+    """One-shot search (loads everything; use :class:`Searcher` for many queries)."""
+    return Searcher(settings).search(query, k=k, since=since, until=until, topic=topic, min_votes=min_votes)

@@ -1,0 +1,163 @@
+"""The newsletter's short intro, written by the LLM from the issue's papers (given as tagged
+data, never instructions), cached in ``OUT/cache/newsletter.jsonl`` by a hash of its inputs,
+the model and the prompt.  An intro that fails is left out; the issue is written anyway."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ...errors import DigestError
+from ...progress import Progress
+from ...prompts import load_prompt
+from ...settings import Settings
+from ...store.journal import JsonlCache
+from ...store.jsonl import content_hash
+from ...store.layout import OutDir
+from ...text.escape import escape_data
+from ...text.hangul import has_hangul
+from ..base import JobOutcome, run_jobs
+from .model import Issue
+
+if TYPE_CHECKING:
+    from ...llm.client import LLM
+
+log = logging.getLogger(__name__)
+
+INTRO_MAX_TOKENS = 300
+INTRO_MAX_PAPERS = 15  # the intro sees the top papers only: a short prompt, a focused intro
+INTRO_RETRIES = 2  # further requests when a reply is cut off or not prose
+
+
+def _intro_request(issue: Issue) -> str:
+    """The user message: the issue's papers as tagged data (never instructions)."""
+    lines = [f'<issue dates="{issue.date_label}" papers="{len(issue.papers)}">']
+    counts = ", ".join(f"{g.label}: {len(g.papers)}" for g in issue.groups)
+    lines.append(f"<topics>{escape_data(counts)}</topics>")
+    for p in issue.papers[:INTRO_MAX_PAPERS]:
+        summary = p.tldr or p.summary or ""
+        votes = "" if p.votes is None else str(p.votes)
+        lines.append(
+            f'<paper votes="{votes}" topic="{escape_data(p.topic_label, attribute=True)}">'
+            f"<title>{escape_data(p.title)}</title>"
+            + (f"<summary>{escape_data(summary)}</summary>" if summary else "")
+            + "</paper>"
+        )
+    lines.append("</issue>")
+    return "\n".join(lines)
+
+
+def _not_prose(text: str) -> bool:
+    """A reply that opens like JSON or code is no intro (a garbled or misrouted reply)."""
+    return text.lstrip().startswith(("{", "["))
+
+
+def _clean_intro(text: str, finish_reason: str) -> str | None:
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.strip("`").strip()
+    if _not_prose(text):
+        log.warning("the newsletter intro came back as JSON or code, not prose; leaving it out")
+        return None
+    if finish_reason == "length":  # cut off: keep whole sentences only
+        cut = max(text.rfind(". "), text.rfind(".\n"), text.rfind("."))
+        text = text[: cut + 1] if cut > 0 else ""
+    text = "\n\n".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip())
+    if not text:
+        return None
+    if has_hangul(text):
+        log.warning("the newsletter intro came back with Korean text; leaving it out")
+        return None
+    return text
+
+
+@dataclass
+class _IntroJob:
+    key: str
+    issue: Issue
+    request: str
+
+
+def _intro_key(settings: Settings, llm_id: str, prompt_sha: str, request: str) -> str:
+    return content_hash("newsletter-intro", request, llm_id, settings.llm.temperature, prompt_sha, length=24)
+
+
+@dataclass
+class IntroCounts:
+    written: int = 0
+    cached: int = 0
+    failed: int = 0
+
+
+def write_intros(settings: Settings, issues: list[Issue], llm: LLM | None) -> IntroCounts:
+    """Fill ``issue.intro`` from the cache, else from the LLM (journaled as it arrives)."""
+    counts = IntroCounts()
+    prompt = load_prompt(settings, settings.newsletter.prompt)
+    cache = JsonlCache(OutDir(settings.out_dir).journal_path("newsletter"))
+    cfg = settings.llm
+    llm_id = f"{cfg.provider}|{cfg.base_url or cfg.azure_endpoint or ''}|{cfg.chat_model}"
+    jobs: list[_IntroJob] = []
+    for issue in issues:
+        if not issue.papers:
+            continue
+        request = _intro_request(issue)
+        key = _intro_key(settings, llm_id, prompt.sha, request)
+        cached = cache.get(key)
+        if isinstance(cached, dict) and cached.get("text"):
+            issue.intro = cached["text"]
+            counts.cached += 1
+        else:
+            jobs.append(_IntroJob(key, issue, request))
+    if not jobs:
+        return counts
+    if llm is None:
+        try:
+            from ...llm.client import make_llm  # the openai SDK is slow to import: only when needed
+
+            llm = make_llm(settings)
+        except DigestError as exc:
+            log.warning("newsletter intro skipped: %s", exc)
+            counts.failed += len(jobs)
+            return counts
+    the_llm = llm
+
+    def write(job: _IntroJob) -> str | None:
+        messages = [
+            {"role": "system", "content": prompt.text},
+            {"role": "user", "content": job.request},
+        ]
+        comp = the_llm.complete(messages, max_tokens=INTRO_MAX_TOKENS)
+        for _ in range(INTRO_RETRIES):  # cut off or garbled (a flaky endpoint?): ask again
+            if comp.finish_reason != "length" and not _not_prose(comp.text):
+                break
+            comp = the_llm.complete(messages, max_tokens=INTRO_MAX_TOKENS)
+        return _clean_intro(comp.text, comp.finish_reason)
+
+    def on_result(out: JobOutcome[_IntroJob, str | None]) -> None:
+        job = out.job
+        if out.error is not None:
+            counts.failed += 1
+            if isinstance(out.error, DigestError):
+                log.warning(
+                    "newsletter intro for %s failed (%s); writing it without one", job.issue.slug, out.error
+                )
+            else:
+                log.warning(
+                    "newsletter intro for %s failed (%s); writing it without one",
+                    job.issue.slug,
+                    type(out.error).__name__,
+                )
+            return
+        if not out.result:
+            counts.failed += 1
+            log.warning("newsletter intro for %s came back empty; writing it without one", job.issue.slug)
+            return
+        job.issue.intro = out.result
+        cache.put(job.key, {"text": out.result, "model": the_llm.model})
+        counts.written += 1
+
+    with Progress(len(jobs), "newsletter intros", mode=settings.progress, unit="intro") as progress:
+        run_jobs(jobs, write, concurrency=settings.llm.concurrency, progress=progress, on_result=on_result)
+    return counts
