@@ -10,6 +10,7 @@ import sys
 import click
 
 from ..errors import DigestError
+from ..logsafe import install_redaction
 
 COMMAND_MODULES = ("core", "llm", "translate", "enrich", "retrieval", "newsletter", "batch", "run")
 
@@ -62,8 +63,6 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def setup_logging(level: int) -> None:
-    from ..logsafe import install_redaction
-
     root = logging.getLogger()
     if not any(getattr(h, "_digest", False) for h in root.handlers):
         handler = _StderrHandler()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..settings import masked_dump
 from .options import build_settings, config_option, llm_options, out_option
 
 
@@ -18,8 +19,6 @@ from .options import build_settings, config_option, llm_options, out_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of TOML-like text.")
 def config_cmd(as_json: bool, **opts: object) -> None:
     """Print the effective settings (secrets masked)."""
-    from ..settings import masked_dump
-
     data = masked_dump(build_settings(**opts))  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))

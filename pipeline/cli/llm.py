@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..store.layout import OutDir
 from .options import build_settings, config_option, llm_options, out_option
 
 
@@ -30,7 +31,6 @@ def mock_llm_cmd(
 
     from ..llm.mock import MockLLM
     from ..llm.mock.http import make_server
-    from ..store.layout import OutDir
 
     settings = build_settings(**opts)  # type: ignore[arg-type]
     spec = settings.llm.mock_faults if faults is None else faults

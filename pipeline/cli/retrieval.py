@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ..retrieval.base import retriever_names
+from ..store.lock import output_lock
 from ..taxonomy import Topic
 from .options import build_settings, config_option, llm_options, memory_setting, out_option
 
@@ -42,7 +43,6 @@ def _date(value: datetime | None) -> Any:
 def index_cmd(chroma_url: str | None, embedding: str | None, **opts: Any) -> None:
     """Index OUT/entries.jsonl (+ translations, metadata) into Chroma for search and ask."""
     from ..stages.index import index_stage
-    from ..store.lock import output_lock
 
     settings = build_settings(**opts, index={"chroma_url": chroma_url, "embedding": embedding})
     with output_lock(settings.out_dir):
@@ -251,7 +251,6 @@ def eval_retrieval_cmd(
 ) -> None:
     """Recall@1/5/10 and MRR overall, per kind and per language; latency p50/p95."""
     from ..retrieval.evaluate import evaluate_retrieval, report_json
-    from ..store.lock import output_lock
 
     settings = build_settings(
         **opts, index={"chroma_url": chroma_url}, translate={"memory_file": memory_setting(memory_file)}

@@ -30,6 +30,7 @@ from .tasks import (
     detect_task,
     embed_text,
     find_schema,
+    koreanize,
     metadata_reply,
     qa_reply,
     system_text,
@@ -260,7 +261,7 @@ class MockLLM:
         elif task == "metadata" or (wants_json and task == "text"):
             content = metadata_reply(user, find_schema(rf, system))
             if fault == "korean":
-                content = json.dumps(_koreanize(json.loads(content)), ensure_ascii=False)
+                content = json.dumps(koreanize(json.loads(content), KOREAN_TEXT), ensure_ascii=False)
         elif task == "qa":
             content = KOREAN_TEXT if fault == "korean" else qa_reply(user, system)
         else:
@@ -351,13 +352,3 @@ class MockLLM:
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             },
         )
-
-
-def _koreanize(value: Any) -> Any:
-    if isinstance(value, str):
-        return KOREAN_TEXT
-    if isinstance(value, list):
-        return [_koreanize(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _koreanize(v) for k, v in value.items()}
-    return value

@@ -187,3 +187,14 @@ def embed_text(text: str, dims: int = EMBED_DIMS) -> list[float]:
         vec[int(hashlib.blake2b((text or "").encode(), digest_size=4).hexdigest(), 16) % dims] = 1.0
         return vec
     return [v / norm for v in vec]
+
+
+def koreanize(value: Any, text: str) -> Any:
+    """Every string of a JSON value replaced by ``text`` (the "korean" fault of a JSON reply)."""
+    if isinstance(value, str):
+        return text
+    if isinstance(value, list):
+        return [koreanize(v, text) for v in value]
+    if isinstance(value, dict):
+        return {k: koreanize(v, text) for k, v in value.items()}
+    return value
