@@ -30,7 +30,7 @@ from ..llm import batch_api as ba
 from ..llm.client import LLM, make_llm
 from ..llm.usage import estimate_cost
 from ..settings import Settings
-from ..stages.base import BatchAdapter, BatchRequest
+from ..stages.base import BatchAdapter, BatchRequest, Replies, Selection
 from ..stages.enrich.batch import ADAPTER as ENRICH
 from ..stages.translate.batch import ADAPTER as TRANSLATE
 from ..store.jsonl import content_hash, write_text_atomic
@@ -62,7 +62,7 @@ def submit_stage(settings: Settings, stage: str, *, llm: LLM | None = None) -> S
         ledger = Ledger(settings.out_dir)
         report = SubmitReport(stage, unit=stage_adapter.unit)
         report.resumed = _resume_submissions(settings, llm, ledger)
-        requests = stage_adapter.plan_requests(settings, llm, ledger.held_keys(stage))
+        requests = stage_adapter.plan_requests(settings, llm, Selection(ledger.held_keys(stage)))
         if requests:
             report.submitted = _submit(settings, llm, ledger, stage, requests)
         report.pending = [r for r in ledger.records(stage) if r.state in IN_FLIGHT]
@@ -207,10 +207,11 @@ def _download(llm: LLM, batch: Any) -> dict[str, tuple[dict[str, Any] | None, st
 def _apply(
     settings: Settings, llm: LLM, ledger: Ledger, rec: BatchRecord, batch: Any, resubmit: bool
 ) -> BatchRecord:
-    replies = _download(llm, batch)
+    bodies = _download(llm, batch)
     if batch.status != "completed":
         log.warning("batch %s %s; its unfinished requests are handled as failures", rec.label, batch.status)
-    applied = adapter(rec.stage).apply(settings, llm, rec.items, replies, model=rec.model, resubmit=resubmit)
+    replies = Replies(rec.items, bodies, model=rec.model, resubmit=resubmit)
+    applied = adapter(rec.stage).apply(settings, llm, replies)
     if applied.stale:
         log.info("batch %s: %d results skipped (their digests changed)", rec.label, applied.stale)
     if applied.failed:
@@ -301,9 +302,8 @@ def _finish_stage(
     failed = {k for r in applied for cid in r.failed for k in r.items[cid].keys}
     fixes = {k: f for r in applied for k, f in r.fixes.items()}
     if resubmit and (failed or fixes):
-        requests = adapter(stage).plan_requests(
-            settings, llm, ledger.held_keys(stage), only=failed | set(fixes), fixes=fixes
-        )
+        select = Selection(ledger.held_keys(stage), only=failed | set(fixes), fixes=fixes)
+        requests = adapter(stage).plan_requests(settings, llm, select)
         if requests:
             new = _submit(
                 settings, llm, ledger, stage, requests, resubmit_of=",".join(r.label for r in applied)

@@ -187,19 +187,10 @@ def completion_from_body(body: dict[str, Any]) -> Completion:
     )
 
 
-def reply_from_body(body: dict[str, Any], model_cls: type[BaseModel]) -> tuple[StructuredResult, Completion]:
-    """A chat completion body (a Batch API output line) as the ``StructuredResult`` of a single
-    online attempt, and its ``Completion`` (for the token counts)."""
-    comp = completion_from_body(body)
+def single_attempt(comp: Completion, model_cls: type[BaseModel]) -> StructuredResult:
+    """One reply (e.g. a Batch API output line) as the ``StructuredResult`` of a single
+    online attempt, re-asks aside."""
     value, errs = check_structured(comp, model_cls)
     truncated = comp.finish_reason == "length" and not comp.refusal
-    result = StructuredResult(
-        value,
-        value is not None,
-        [f"attempt 1: {e}" for e in errs],
-        1,
-        bool(comp.refusal),
-        truncated,
-        comp.text,
-    )
-    return result, comp
+    errors = [f"attempt 1: {e}" for e in errs]
+    return StructuredResult(value, value is not None, errors, 1, bool(comp.refusal), truncated, comp.text)

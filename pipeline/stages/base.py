@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..errors import ConfigError, DigestError, LLMError
+from ..llm.base import Completion
+from ..llm.structured import completion_from_body
 from ..llm.tokens import count_message_tokens
 from ..llm.usage import estimate_cost, price_basis
 from ..progress import Progress
@@ -212,6 +214,38 @@ class BatchRequest:
 
 
 @dataclass
+class Selection:
+    """Which of a stage's pending work a batch plans."""
+
+    hold: set[str]  # cache keys already in a batch: never sent again
+    only: set[str] | None = None  # plan only these keys (failed items resubmitted)
+    fixes: dict[str, Fix] = field(default_factory=dict)  # re-asks: first reply + problems, by key
+
+
+@dataclass
+class Replies:
+    """A finished batch: what each request line was for, and its reply."""
+
+    items: dict[str, BatchItem]  # custom_id -> the cache keys its reply fills
+    bodies: dict[str, tuple[dict[str, Any] | None, str]]  # custom_id -> (reply body, or None and why)
+    model: str  # the model the batch was sent to
+    resubmit: bool  # re-asks go to the next batch instead of online now
+
+    def answered(self, applied: Applied) -> Iterator[tuple[str, BatchItem, Completion]]:
+        """Each request line that got a reply: (custom_id, item, the reply); the lines that got
+        none are recorded in ``applied.failed``, and the replies' tokens are counted."""
+        for cid, item in self.items.items():
+            body, why = self.bodies.get(cid, (None, "missing from the batch output"))
+            if body is None:
+                applied.failed[cid] = why
+                continue
+            comp = completion_from_body(body)
+            applied.prompt_tokens += comp.prompt_tokens
+            applied.completion_tokens += comp.completion_tokens
+            yield cid, item, comp
+
+
+@dataclass
 class Applied:
     """What applying a batch's replies did."""
 
@@ -229,29 +263,12 @@ class BatchAdapter(Protocol):
     stage: str
     unit: str  # what a cache key stands for, plural: "segments", "entries"
 
-    def plan_requests(
-        self,
-        settings: Settings,
-        llm: LLM,
-        hold: set[str],
-        only: set[str] | None = None,
-        fixes: dict[str, Fix] | None = None,
-    ) -> list[BatchRequest]:
-        """The requests the online stage would send now, minus the cache keys in ``hold``
-        (already in a batch), limited to ``only`` when given; ``fixes``: re-asks."""
+    def plan_requests(self, settings: Settings, llm: LLM, select: Selection) -> list[BatchRequest]:
+        """The requests the online stage would send now, as ``select`` narrows them."""
         ...
 
-    def apply(
-        self,
-        settings: Settings,
-        llm: LLM,
-        items: dict[str, BatchItem],
-        replies: dict[str, tuple[dict[str, Any] | None, str]],
-        *,
-        model: str,
-        resubmit: bool,
-    ) -> Applied:
-        """Validate and journal the replies (custom_id -> (body, why not)) of a batch."""
+    def apply(self, settings: Settings, llm: LLM, replies: Replies) -> Applied:
+        """Check and journal a finished batch's replies, as the online path would."""
         ...
 
     def run_online(self, settings: Settings, llm: LLM) -> Report:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from ..llm.client import make_llm
 from ..settings import Settings
 from ..store.lock import output_lock
 from . import PIPELINE
+from .base import Report
 from .enrich import enrich_stage
 from .index import index_stage
 from .newsletter.stage import newsletter_all_dates
@@ -27,6 +29,10 @@ class RunReport:
     summaries: dict[str, str] = field(default_factory=dict)
     exit_code: int = 0
     usage: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, stage: str, stage_report: Report) -> None:
+        self.summaries[stage] = stage_report.summary()
+        self.exit_code = max(self.exit_code, stage_report.exit_code)
 
     def summary(self) -> str:
         lines = [f"{stage:<11} {text}" for stage, text in self.summaries.items()]
@@ -48,26 +54,18 @@ def run_all(settings: Settings, paths: list[Path], *, skip: tuple[str, ...] = ()
     report = RunReport()
     with output_lock(settings.out_dir):
         parsed = parse_stage(settings, paths)
-        report.summaries["parse"] = parsed.summary()
-        report.exit_code = max(report.exit_code, parsed.exit_code)
+        report.add("parse", parsed)
         if not parsed.entries:
             return report
         llm = make_llm(settings)
-        if "translate" not in skip:
-            tr = translate_stage(settings, llm=llm)
-            report.summaries["translate"] = tr.summary()
-            report.exit_code = max(report.exit_code, tr.exit_code)
-        if "enrich" not in skip:
-            en = enrich_stage(settings, llm=llm)
-            report.summaries["enrich"] = en.summary()
-            report.exit_code = max(report.exit_code, en.exit_code)
-        if "index" not in skip:
-            ix = index_stage(settings)
-            report.summaries["index"] = ix.summary()
-            report.exit_code = max(report.exit_code, ix.exit_code)
-        if "newsletter" not in skip:
-            nl = newsletter_all_dates(settings, llm=llm)
-            report.summaries["newsletter"] = nl.summary()
-            report.exit_code = max(report.exit_code, nl.exit_code)
+        steps: dict[str, Callable[[], Report]] = {
+            "translate": lambda: translate_stage(settings, llm=llm),
+            "enrich": lambda: enrich_stage(settings, llm=llm),
+            "index": lambda: index_stage(settings),
+            "newsletter": lambda: newsletter_all_dates(settings, llm=llm),
+        }
+        for name in SKIPPABLE:
+            if name not in skip:
+                report.add(name, steps[name]())
         report.usage = llm.meter.snapshot()
     return report

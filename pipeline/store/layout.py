@@ -33,6 +33,18 @@ MOCK_STATE = ".mock-llm"  # the offline mock's files and batches
 LOCK = ".digest.lock"  # one run at a time
 
 
+class _Artifact:
+    """A path attribute of :class:`OutDir`: ``root / name``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: OutDir | None, owner: type) -> Path:
+        if obj is None:
+            raise AttributeError(self.name)
+        return obj.root / self.name
+
+
 @dataclass(frozen=True)
 class OutDir:
     """An output folder (``settings.out_dir``)."""
@@ -44,62 +56,27 @@ class OutDir:
 
     # -- paths ----------------------------------------------------------------------------
 
-    @property
-    def entries_path(self) -> Path:
-        return self.root / ENTRIES
-
-    @property
-    def parse_issues_path(self) -> Path:
-        return self.root / PARSE_ISSUES
-
-    @property
-    def translations_path(self) -> Path:
-        return self.root / TRANSLATIONS
-
-    @property
-    def glossary_path(self) -> Path:
-        return self.root / GLOSSARY
-
-    @property
-    def metadata_path(self) -> Path:
-        return self.root / METADATA
-
-    @property
-    def index_docs_path(self) -> Path:
-        return self.root / INDEX_DOCS
-
-    @property
-    def chroma_dir(self) -> Path:
-        return self.root / CHROMA
-
-    @property
-    def bm25_dir(self) -> Path:
-        return self.root / BM25
+    entries_path = _Artifact(ENTRIES)
+    parse_issues_path = _Artifact(PARSE_ISSUES)
+    translations_path = _Artifact(TRANSLATIONS)
+    glossary_path = _Artifact(GLOSSARY)
+    metadata_path = _Artifact(METADATA)
+    index_docs_path = _Artifact(INDEX_DOCS)
+    chroma_dir = _Artifact(CHROMA)
+    bm25_dir = _Artifact(BM25)
+    newsletter_dir = _Artifact(NEWSLETTER)
+    batch_ledger_path = _Artifact(BATCH_LEDGER)
+    mock_state_dir = _Artifact(MOCK_STATE)
+    lock_path = _Artifact(LOCK)
 
     def journal_path(self, stage: str) -> Path:
         """The journal (resumable cache) of one stage's LLM results."""
         return self.root / CACHE / f"{stage}.jsonl"
 
-    @property
-    def newsletter_dir(self) -> Path:
-        return self.root / NEWSLETTER
-
-    @property
-    def batch_ledger_path(self) -> Path:
-        return self.root / BATCH_LEDGER
-
     @staticmethod
     def batch_request_file(local_id: str) -> str:
         """Where a batch's request file goes, relative to the folder (as the ledger records it)."""
         return f"{BATCH_REQUESTS}/{local_id}.jsonl"
-
-    @property
-    def mock_state_dir(self) -> Path:
-        return self.root / MOCK_STATE
-
-    @property
-    def lock_path(self) -> Path:
-        return self.root / LOCK
 
     # -- loaders --------------------------------------------------------------------------
 

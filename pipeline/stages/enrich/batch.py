@@ -3,13 +3,11 @@ custom id), and each reply checked and journaled as the online path does."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from ...batch.ledger import BatchItem, Fix
+from ...batch.ledger import BatchItem
 from ...llm.client import LLM
-from ...llm.structured import reply_from_body
+from ...llm.structured import single_attempt
 from ...settings import Settings
-from ..base import Applied, BatchRequest
+from ..base import Applied, BatchRequest, Replies, Selection
 from .plan import journal, plan_jobs, request_params, store_result
 from .schema import LLMMetadata
 from .stage import EnrichReport, enrich_stage
@@ -19,17 +17,11 @@ class EnrichBatchAdapter:
     stage = "enrich"
     unit = "entries"
 
-    def plan_requests(
-        self,
-        settings: Settings,
-        llm: LLM,
-        hold: set[str],
-        only: set[str] | None = None,
-        fixes: dict[str, Fix] | None = None,  # enrich has no re-asks in a batch
-    ) -> list[BatchRequest]:
+    def plan_requests(self, settings: Settings, llm: LLM, select: Selection) -> list[BatchRequest]:
+        """One request per entry not cached nor held (enrich has no re-asks in a batch)."""
         out: dict[str, BatchRequest] = {}
         for job in plan_jobs(settings)[1].jobs:
-            if job.key in hold or (only is not None and job.key not in only):
+            if job.key in select.hold or (select.only is not None and job.key not in select.only):
                 continue
             cid = "en-" + job.key  # the cache key is the custom id
             out[cid] = BatchRequest(
@@ -39,26 +31,11 @@ class EnrichBatchAdapter:
             )
         return list(out.values())
 
-    def apply(
-        self,
-        settings: Settings,
-        llm: LLM,
-        items: dict[str, BatchItem],
-        replies: dict[str, tuple[dict[str, Any] | None, str]],
-        *,
-        model: str,
-        resubmit: bool,
-    ) -> Applied:
+    def apply(self, settings: Settings, llm: LLM, replies: Replies) -> Applied:
         cache = journal(settings)
         out = Applied()
-        for cid, item in items.items():
-            body, why = replies.get(cid, (None, "missing from the batch output"))
-            if body is None:
-                out.failed[cid] = why
-                continue
-            res, comp = reply_from_body(body, LLMMetadata)
-            out.prompt_tokens += comp.prompt_tokens
-            out.completion_tokens += comp.completion_tokens
+        for cid, item, comp in replies.answered(out):
+            res = single_attempt(comp, LLMMetadata)
             if not res.ok:
                 out.failed[cid] = "; ".join(res.errors)[:300]
                 continue

@@ -3,15 +3,13 @@ their replies applied through the same validation, re-ask and journal."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ...batch.ledger import BatchItem, Fix
 from ...llm.client import LLM
-from ...llm.structured import reply_from_body
+from ...llm.structured import single_attempt
 from ...settings import Settings
 from ...store.jsonl import content_hash
 from ...text.segments import Segment, pack
-from ..base import Applied, BatchRequest
+from ..base import Applied, BatchRequest, Replies, Selection
 from .engine import SegResult, TranslationBatch, Translator, parse_reply, problems_of, request_params
 from .plan import journal_results, plan_work
 from .stage import TranslateReport, translate_stage
@@ -21,19 +19,13 @@ class TranslateBatchAdapter:
     stage = "translate"
     unit = "segments"
 
-    def plan_requests(
-        self,
-        settings: Settings,
-        llm: LLM,
-        hold: set[str],
-        only: set[str] | None = None,
-        fixes: dict[str, Fix] | None = None,
-    ) -> list[BatchRequest]:
+    def plan_requests(self, settings: Settings, llm: LLM, select: Selection) -> list[BatchRequest]:
         """The segments not cached nor held, packed as online; a fix (a segment whose first reply
         had problems) goes into a request of its own kind, with its problems named."""
         work = plan_work(settings, write_glossary=True)
-        segs = [s for k, s in work.todo.items() if k not in hold and (only is None or k in only)]
-        fixes = {k: f for k, f in (fixes or {}).items() if k in {s.key for s in segs}}
+        only = select.only
+        segs = [s for k, s in work.todo.items() if k not in select.hold and (only is None or k in only)]
+        fixes = {k: f for k, f in select.fixes.items() if k in {s.key for s in segs}}
         fresh = [s for s in segs if s.key not in fixes]
         groups: list[tuple[list[Segment], dict[str, list[str]] | None]] = [
             (g, None) for g in pack(fresh, settings.translate.batch_tokens)
@@ -61,33 +53,18 @@ class TranslateBatchAdapter:
             )
         return out
 
-    def apply(
-        self,
-        settings: Settings,
-        llm: LLM,
-        items: dict[str, BatchItem],
-        replies: dict[str, tuple[dict[str, Any] | None, str]],
-        *,
-        model: str,
-        resubmit: bool,
-    ) -> Applied:
+    def apply(self, settings: Settings, llm: LLM, replies: Replies) -> Applied:
         work = plan_work(settings, write_glossary=True)
         by_key = {seg.key: seg for plan in work.plans for seg, _ in plan.segments}
         translator = Translator(llm, work.prompt)
         out = Applied()
-        for cid, item in items.items():
-            body, why = replies.get(cid, (None, "missing from the batch output"))
-            if body is None:
-                out.failed[cid] = why
-                continue
+        for cid, item, comp in replies.answered(out):
             found = [by_key.get(k) for k in item.keys]
             segs = [s for s in found if s is not None]
             if len(segs) < len(found):  # the digests changed since the batch was submitted
                 out.stale += 1
                 continue
-            res, comp = reply_from_body(body, TranslationBatch)
-            out.prompt_tokens += comp.prompt_tokens
-            out.completion_tokens += comp.completion_tokens
+            res = single_attempt(comp, TranslationBatch)
             problems = {k: f.problems for k, f in item.fix.items()} or None
             _, ids = request_params(work.prompt, segs, problems)
             mapping, why = parse_reply(res, ids)
@@ -101,11 +78,11 @@ class TranslateBatchAdapter:
             else:
                 results = {k: SegResult(t) for k, t in mapping.items()}
                 bad = problems_of(segs, results)
-                if bad and resubmit:  # their fix requests go into the next batch
+                if bad and replies.resubmit:  # their fix requests go into the next batch
                     out.fixes.update({k: Fix(text=results.pop(k).text, problems=p) for k, p in bad.items()})
                 elif bad:  # the online re-ask, for those segments only
                     results = translator.revise(segs, results)
-            journal_results(work.journal, results, model)
+            journal_results(work.journal, results, replies.model)
             out.succeeded += 1
         return out
 
