@@ -129,6 +129,8 @@ class Hit(BaseModel):
     snippet: str = ""
     ranks: dict[str, int] = Field(default_factory=dict)  # per retriever: dense, bm25_en, bm25_ko
     relevance: float | None = None  # 0..1 query coverage / similarity, comparable across queries
+    url: str | None = None  # the arXiv abstract page
+    tldr: str | None = None  # from enrich, when the index has it
 
 
 class Citation(BaseModel):
@@ -164,7 +166,17 @@ class IndexDoc(BaseModel):
     sections_translated: int = 0
     sections_total: int = 0
     chunks: list[str] = Field(default_factory=list)  # chunk ids, in order
+    tldr: str | None = None  # enrich's one-sentence summary, shown by search
 
     @property
     def cite_id(self) -> str:
         return self.arxiv_id or self.entry_id
+
+
+class IndexLocation(BaseModel):
+    """Where an output folder's vector index lives (``index.json``, written by ``digest
+    index``): later commands use it when they set no location of their own."""
+
+    chroma_url: str | None = None  # None: the embedded store in OUT/chroma
+    embedding: Literal["local", "endpoint"] = "local"
+    collection: str = ""

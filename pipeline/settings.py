@@ -2,36 +2,48 @@
 
 Precedence, highest first: command-line flags (passed as overrides), environment
 variables (``DIGEST_*`` with ``__`` between nested names, plus the standard
-``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``), a TOML file (``--config``, ``DIGEST_CONFIG``
-or ``./digest.toml``), then the defaults below.  ``os.environ`` is read nowhere else.
+``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``), a ``.env`` file in the working folder, the
+project TOML (``--config``, ``DIGEST_CONFIG`` or ``./digest.toml``), the user's
+``config.toml`` (in the user dir), the keys file (``digest keys``; the API key only), the
+index location the output folder recorded (``index.*`` only), then the defaults below.
+The layers are in ``settings_sources.py``; ``os.environ`` is read nowhere else.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
 from .llm.registry import provider_names
 from .retrieval.base import default_weights
+from .settings_sources import (
+    Origins,
+    SourcePlan,
+    api_key_from_keys_file,
+    apply_recorded_index,
+    config_file_from_env,
+    default_user_dir_from_env,
+    describe_error,
+    env_file_from_env,
+    leaves,
+    user_dir_from_env,
+)
 from .store.layout import OutDir
+from .userdata.paths import UserDir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,6 +133,9 @@ class IndexSettings(_Section):
 
 class SearchSettings(_Section):
     k: int = 10
+    # below this relevance (0..1) of the best hit, `digest search` notes a weak match: 1 of the
+    # 105 public dev questions falls below 0.3, and 5 of 6 nonsense queries (measured on seeds/)
+    min_relevance: float = 0.3
     rrf_k: int = 10  # small k: each retriever's top ranks dominate (measured in benchmarks/retrieval.py)
     # weighted reciprocal-rank fusion, by query language; for Korean queries the dense and
     # English-BM25 weights are scaled by the query's share of Latin letters.  Retriever names
@@ -141,8 +156,34 @@ class NewsletterSettings(_Section):
     intro: bool = True
     top_n: int = 5
     title: str = "AI Papers Digest"
-    site_url: str = "https://example.invalid/digest"
+    # where the newsletters are published: the feeds' channel and self links; unset, the
+    # feeds link to the Hugging Face Daily Papers page and a warning says so
+    site_url: str | None = None
+    feed_items: int = 50  # items in the cumulative feed (newsletter/feed.xml), newest first
     prompt: str = "newsletter_intro.md"
+
+    @field_validator("site_url")
+    @classmethod
+    def _site_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"site_url must be an http:// or https:// URL, got {v!r}")
+        return v.strip().rstrip("/")
+
+    @field_validator("feed_items")
+    @classmethod
+    def _feed_items(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be >= 1")
+        return v
+
+
+class LogsSettings(_Section):
+    """``digest logs``: every ``ask`` kept in the user dir (``logs.db``)."""
+
+    enabled: bool = True
 
 
 class Settings(BaseSettings):
@@ -153,9 +194,11 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    toml_path: ClassVar[Path | None] = None
+    source_plan: ClassVar[SourcePlan | None] = None
 
     out_dir: Path = Path("outputs")
+    # the user's files (config.toml, keys.json, logs.db, ask history); set by DIGEST_USER_DIR
+    user_dir: Path = Field(default_factory=lambda: default_user_dir_from_env())
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     templates_dir: Path = PROJECT_ROOT / "templates"
     cache_dir: Path = Path.home() / ".cache" / "digest"
@@ -169,6 +212,9 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     ask: AskSettings = Field(default_factory=AskSettings)
     newsletter: NewsletterSettings = Field(default_factory=NewsletterSettings)
+    logs: LogsSettings = Field(default_factory=LogsSettings)
+
+    _origins: Origins = PrivateAttr(default_factory=Origins)
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
@@ -180,6 +226,11 @@ class Settings(BaseSettings):
     def tiktoken_cache_dir(self) -> Path:
         return self.cache_dir / "tiktoken"
 
+    @property
+    def origins(self) -> Origins:
+        """Where each value came from (``digest config --show-origin``)."""
+        return self._origins
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -189,55 +240,51 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = getattr(settings_cls, "toml_path", None)
-        sources: list[PydanticBaseSettingsSource] = [
-            init_settings,
-            _OpenAIEnvSource(settings_cls),
-            env_settings,
-        ]
-        if toml is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
-        return tuple(sources)
-
-
-class _OpenAIEnvSource(PydanticBaseSettingsSource):
-    """Maps the SDK's own variables onto ``llm``; ``DIGEST_LLM__*`` still wins."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        llm: dict[str, Any] = {}
-        if os.environ.get("OPENAI_API_KEY") and "DIGEST_LLM__API_KEY" not in os.environ:
-            llm["api_key"] = os.environ["OPENAI_API_KEY"]
-        if os.environ.get("OPENAI_BASE_URL") and "DIGEST_LLM__BASE_URL" not in os.environ:
-            llm["base_url"] = os.environ["OPENAI_BASE_URL"]
-        return {"llm": llm} if llm else {}
-
-
-def config_file_from_env() -> Path | None:
-    value = os.environ.get("DIGEST_CONFIG")
-    return Path(value) if value else None
+        plan = getattr(settings_cls, "source_plan", None)
+        if plan is None:  # Settings() built directly: flags and the environment only
+            plan = SourcePlan()
+        return plan.build(settings_cls, init_settings)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build settings from flags (``overrides``, nested dicts), env, TOML and defaults.
+    """Build settings from flags (``overrides``, nested dicts), env, ``.env``, the project
+    and user TOML files, the keys file and defaults; ``settings.origins`` says which.
 
     ``overrides`` whose value is None are dropped, so unset CLI flags never mask
-    the environment or the file.
+    the environment or the files.
     """
     path = config_file or config_file_from_env()
     if path is None and Path("digest.toml").is_file():
         path = Path("digest.toml")
     if path is not None and not Path(path).is_file():
         raise ConfigError(f"config file not found: {path}")
-
-    cls = type("Settings", (Settings,), {"toml_path": path})
     clean = _drop_none(overrides)
+    user = UserDir(clean["user_dir"]) if "user_dir" in clean else UserDir(user_dir_from_env())
+    user_file = user.config_path if user.config_path.is_file() else None
+    if user_file is not None and path is not None and Path(path).resolve() == user_file.resolve():
+        user_file = None  # --config pointing at the user's file: one layer, not two
+    plan = SourcePlan(project_file=path, user_file=user_file, env_file=env_file_from_env())
+
+    cls = type("Settings", (Settings,), {"source_plan": plan})
+    origins = Origins()
     try:
-        return cls(**clean)
-    except Exception as exc:  # pydantic ValidationError, TOML errors
-        raise ConfigError(_describe_settings_error(exc, path)) from None
+        settings = cls(**clean)
+    except ConfigError:
+        raise
+    except Exception as exc:  # pydantic ValidationError, a bad JSON value in a variable
+        origins.layers = plan.layers
+        raise ConfigError(describe_error(exc, origins)) from None
+    origins.layers = plan.layers
+    settings._origins = origins
+    for layer in plan.layers:  # the user dir holds the user's config.toml: not set from a file
+        if layer.kind in ("file", "dotenv") and layer.supplies(("user_dir",)):
+            raise ConfigError(
+                f"user_dir is set in {layer.where(('user_dir',))}: set DIGEST_USER_DIR in the "
+                "environment instead (the user dir holds the user's config.toml)"
+            )
+    api_key_from_keys_file(settings)
+    apply_recorded_index(settings)
+    return settings
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -252,20 +299,6 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _describe_settings_error(exc: Exception, path: Path | None) -> str:
-    from pydantic import ValidationError
-
-    where = f" (config file {path})" if path else ""
-    if isinstance(exc, ValidationError):
-        parts = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            # never echo the offending input: it may be a secret
-            parts.append(f"{loc}: {err['msg']}")
-        return "invalid settings" + where + ": " + "; ".join(parts)
-    return f"invalid settings{where}: {type(exc).__name__}: {exc}"
-
-
 def masked_dump(settings: Settings) -> dict[str, Any]:
     """Effective settings as plain data, secrets masked."""
     data = settings.model_dump(mode="json")
@@ -274,3 +307,8 @@ def masked_dump(settings: Settings) -> dict[str, Any]:
         raw = key.get_secret_value()
         data["llm"]["api_key"] = ("****" + raw[-4:]) if len(raw) > 12 else "****"
     return data
+
+
+def explained_dump(settings: Settings) -> list[tuple[str, Any, str]]:
+    """(dotted key, value with secrets masked, where it came from) for every setting."""
+    return [(".".join(key), value, settings.origins.of(key)) for key, value in leaves(masked_dump(settings))]

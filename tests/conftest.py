@@ -19,7 +19,8 @@ def seeds_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test sees the developer's keys, endpoints or config files."""
+    """No test sees the developer's keys, endpoints or config files, nor touches the real
+    user dir (~/.config/digest: config.toml, keys, logs, history) or a .env file."""
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DIGEST_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     import os
@@ -27,5 +28,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     for var in list(os.environ):
         if var.startswith("DIGEST_"):
             monkeypatch.delenv(var, raising=False)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("DIGEST_USER_DIR", str(home / "digest-user"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))  # subprocesses that drop DIGEST_*
+    monkeypatch.setenv("DIGEST_ENV_FILE", "")  # no ./.env
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.paths import ROOT
+from tests.paths import ISOLATION_VARS, ROOT
 
 SEEDS = ROOT / "seeds"
 CORPUS = [SEEDS / "001_ba014ffa8b1fac34.txt", SEEDS / "003_b7604eca8e731035.txt"]
@@ -29,7 +29,9 @@ DIGEST = [sys.executable, "-m", "pipeline"]
 
 
 def _env(latency_ms: int = 60, embedding: str = "endpoint") -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "OPENAI_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "OPENAI_")) or k in ISOLATION_VARS
+    }
     env.update(
         DIGEST_LLM__MOCK_FAULTS=f"latency_ms={latency_ms}",
         DIGEST_INDEX__EMBEDDING=embedding,

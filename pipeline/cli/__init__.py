@@ -12,7 +12,21 @@ import click
 from ..errors import DigestError
 from ..logsafe import install_redaction
 
-COMMAND_MODULES = ("core", "llm", "translate", "enrich", "retrieval", "newsletter", "batch", "run")
+COMMAND_MODULES = (
+    "core",
+    "llm",
+    "translate",
+    "enrich",
+    "retrieval",
+    "search",
+    "ask",
+    "newsletter",
+    "batch",
+    "run",
+    "keys",
+    "logs",
+    "completion",
+)
 
 
 class DigestGroup(click.Group):

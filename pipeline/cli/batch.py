@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .options import build_settings, config_option, llm_options, out_option
+from .options import build_settings, config_option, endpoint_options, llm_options, out_option
 
 
 @click.group("batch")
@@ -18,7 +18,7 @@ def batch_group() -> None:
 @batch_group.command("status")
 @config_option
 @out_option
-@llm_options
+@endpoint_options
 def status_cmd(**opts: object) -> None:
     """Show each submitted batch: stage, id, status, request counts, age, what is left."""
     from ..batch.orchestrator import batch_status

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..store.layout import OutDir
-from .options import build_settings, config_option, llm_options, out_option
+from .options import build_settings, config_option, endpoint_options, out_option
 
 
 @click.command("mock-llm")
@@ -52,7 +52,7 @@ def mock_llm_cmd(
 @click.command("models")
 @config_option
 @out_option
-@llm_options
+@endpoint_options
 def models_cmd(**opts: object) -> None:
     """List the models the configured endpoint serves (checks URL and key)."""
     from ..llm import make_llm

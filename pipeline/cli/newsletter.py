@@ -78,6 +78,8 @@ def newsletter_cmd(
     click.echo(report.summary())
     for path in report.paths:
         click.echo(f"  {path}")
+    if report.feed_path is not None:
+        click.echo(f"  {report.feed_path}  (the latest {report.feed_items} papers)")
 
 
 COMMANDS = [newsletter_cmd]

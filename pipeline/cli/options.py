@@ -33,7 +33,12 @@ def out_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
+# Each command offers only the LLM options it uses: `endpoint_options` where it reaches the
+# endpoint at all (embeddings, models, batches), `chat_options` where it also asks a chat
+# model, `llm_options` (all of them) where it sends many requests at once.
+
+
+def endpoint_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
         "--llm",
         "llm_provider",
@@ -41,10 +46,17 @@ def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="LLM provider: an OpenAI-compatible endpoint, Azure OpenAI, or the offline mock.",
     )(f)
-    f = click.option("--model", "chat_model", default=None, help="Chat model name.")(f)
-    f = click.option("--base-url", default=None, help="OpenAI-compatible base URL.")(f)
-    f = click.option("--concurrency", type=int, default=None, help="Requests in flight.")(f)
-    return f
+    return click.option("--base-url", default=None, help="OpenAI-compatible base URL.")(f)
+
+
+def chat_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = endpoint_options(f)
+    return click.option("--model", "chat_model", default=None, help="Chat model name.")(f)
+
+
+def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = chat_options(f)
+    return click.option("--concurrency", type=int, default=None, help="Requests in flight.")(f)
 
 
 def build_settings(

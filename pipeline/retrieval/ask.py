@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import InputError
@@ -23,6 +23,7 @@ from ..settings import Settings
 from ..text.escape import escape_data
 from ..text.hangul import has_hangul
 from ..text.numbers import claimed_numbers, is_supported, supported_numbers
+from .followup import Turn, followup_query, pick_hits, with_history
 from .searcher import Searcher
 
 log = logging.getLogger(__name__)
@@ -149,14 +150,19 @@ def ask(
     llm: Any = None,
     searcher: Searcher | None = None,
     stream_to: Callable[[str], None] | None = None,
+    history: Sequence[Turn] = (),
 ) -> Answer:
-    """Answer ``question`` from the digests, with citations, or refuse."""
+    """Answer ``question`` from the digests, with citations, or refuse.  ``history``: the
+    conversation's earlier turns, for a follow-up question (``followup.py``)."""
     question = (question or "").strip()
     if not question:
         raise InputError("empty question")
     language = answer_language(settings, question)
     searcher = searcher or Searcher(settings)
     hits = searcher.search(question, k=settings.ask.k)
+    context_query = followup_query(question, history)
+    if context_query is not None:
+        hits = pick_hits(hits, searcher.search(context_query, k=settings.ask.k))
     best = max((h.relevance or 0.0 for h in hits), default=0.0)
     if not hits or best < settings.ask.min_relevance:
         log.info("no entry is relevant enough (best %.2f < %.2f): refusing", best, settings.ask.min_relevance)
@@ -167,7 +173,7 @@ def ask(
 
     docs = [searcher.doc(h.entry_id) for h in hits]
     prompt = load_prompt(settings, settings.ask.prompt)
-    messages = build_messages(prompt.text, question, docs, language)
+    messages = with_history(build_messages(prompt.text, question, docs, language), history)
     if llm is None:
         from ..llm.client import make_llm  # the openai SDK is slow to import: only when asking
 
@@ -227,5 +233,22 @@ class AskSession:
             self._llm = make_llm(self.settings)
         return self._llm
 
-    def ask(self, question: str, stream_to: Callable[[str], None] | None = None) -> Answer:
-        return ask(self.settings, question, llm=self.llm, searcher=self.searcher, stream_to=stream_to)
+    @property
+    def loaded_llm(self) -> Any:
+        """The LLM if a question has needed it yet (refusals don't), else None."""
+        return self._llm
+
+    def ask(
+        self,
+        question: str,
+        stream_to: Callable[[str], None] | None = None,
+        history: Sequence[Turn] = (),
+    ) -> Answer:
+        return ask(
+            self.settings,
+            question,
+            llm=self.llm,
+            searcher=self.searcher,
+            stream_to=stream_to,
+            history=history,
+        )

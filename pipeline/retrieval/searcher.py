@@ -18,6 +18,7 @@ from ..errors import InputError
 from ..records import Hit, IndexDoc
 from ..settings import Settings
 from ..store.layout import OutDir
+from ..text.urls import arxiv_abs_url
 from .base import RETRIEVERS, Ranking, Retriever, retriever_class, retriever_names
 from .fusion import fuse, fusion_weights, query_language
 from .lexical import tokenize_en
@@ -160,6 +161,8 @@ class Searcher:
                     snippet=_snippet(doc, tokens),
                     ranks=ranks[pos],
                     relevance=round(self.relevance(rankings, pos, lang), 4),
+                    url=arxiv_abs_url(doc.arxiv_id),
+                    tldr=doc.tldr,
                 )
             )
         return hits

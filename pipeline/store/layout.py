@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from ..records import Entry, IndexDoc, Metadata, SectionTranslation
+from ..records import Entry, IndexDoc, IndexLocation, Metadata, SectionTranslation
 from .jsonl import read_jsonl
 
 log = logging.getLogger(__name__)
@@ -23,10 +23,12 @@ TRANSLATIONS = "translations.jsonl"  # translate
 GLOSSARY = "glossary.tsv"  # translate (user-editable)
 METADATA = "metadata.jsonl"  # enrich
 INDEX_DOCS = "index_docs.jsonl"  # index
+INDEX_LOCATION = "index.json"  # index: where the vector store is (server or embedded)
 CHROMA = "chroma"  # index: the embedded vector store
 BM25 = "bm25"  # index: the lexical indexes
 CACHE = "cache"  # the LLM stages' journals: cache/<stage>.jsonl
 NEWSLETTER = "newsletter"  # newsletter
+FEED = "feed.xml"  # newsletter: the cumulative feed, newsletter/feed.xml
 BATCH_LEDGER = "batches.jsonl"  # batch: every submission step
 BATCH_REQUESTS = "batches"  # batch: the request files, batches/<local id>.jsonl
 MOCK_STATE = ".mock-llm"  # the offline mock's files and batches
@@ -62,12 +64,18 @@ class OutDir:
     glossary_path = _Artifact(GLOSSARY)
     metadata_path = _Artifact(METADATA)
     index_docs_path = _Artifact(INDEX_DOCS)
+    index_location_path = _Artifact(INDEX_LOCATION)
     chroma_dir = _Artifact(CHROMA)
     bm25_dir = _Artifact(BM25)
     newsletter_dir = _Artifact(NEWSLETTER)
     batch_ledger_path = _Artifact(BATCH_LEDGER)
     mock_state_dir = _Artifact(MOCK_STATE)
     lock_path = _Artifact(LOCK)
+
+    @property
+    def feed_path(self) -> Path:
+        """The cumulative RSS feed (the latest papers of every digest date)."""
+        return self.newsletter_dir / FEED
 
     def journal_path(self, stage: str) -> Path:
         """The journal (resumable cache) of one stage's LLM results."""
@@ -100,3 +108,14 @@ class OutDir:
                 return []
             raise InputError(f"{self.index_docs_path} not found: run `digest index` first")
         return read_jsonl(self.index_docs_path, IndexDoc)
+
+    def load_index_location(self) -> IndexLocation | None:
+        """Where ``digest index`` put this folder's index; None when not recorded (or unreadable)."""
+        path = self.index_location_path
+        if not path.is_file():
+            return None
+        try:
+            return IndexLocation.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring %s: %s", path, type(exc).__name__)
+            return None

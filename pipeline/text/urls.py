@@ -186,3 +186,10 @@ def arxiv_from_url(url: str | None) -> tuple[str | None, str | None]:
     if not m:
         return None, None
     return m.group("id"), m.group("v")
+
+
+def arxiv_abs_url(arxiv_id: str | None) -> str | None:
+    """The abstract page of an arXiv id (``2406.01014`` or ``hep-th/9901001``), else None."""
+    if not arxiv_id or not re.fullmatch(r"\d{4}\.\d{4,5}(?:v\d+)?|[a-z\-]+(?:\.[A-Z]{2})?/\d{7}", arxiv_id):
+        return None
+    return f"https://arxiv.org/abs/{arxiv_id}"

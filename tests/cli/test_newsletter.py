@@ -50,7 +50,8 @@ def test_cli_range_with_formats_and_intro(out: Path) -> None:
     assert "1 newsletter issue(s), 2 files, 7 papers" in result.output
     assert "intro: 1 written" in result.output
     files = sorted(p.name for p in (out / "newsletter").iterdir())
-    assert files == ["digest-2024-10-21_2024-10-22.md", "digest-2024-10-21_2024-10-22.xml"]
+    # beside the issue: the cumulative feed (written whenever RSS is)
+    assert files == ["digest-2024-10-21_2024-10-22.md", "digest-2024-10-21_2024-10-22.xml", "feed.xml"]
     md = (out / "newsletter" / "digest-2024-10-21_2024-10-22.md").read_text()
     top = md.split("## Top papers")[1].split("## Papers by topic")[0]
     assert top.count("\n1. ") == 1 and top.count("\n2. ") == 1 and "\n3. " not in top

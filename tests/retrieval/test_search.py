@@ -115,8 +115,9 @@ def test_search_cli_json_and_table(indexed):
     res = runner.invoke(main, ["search", "world model web agents", "--min-votes", "30", *base], env=env)
     assert res.exit_code == 0, res.output
     lines = res.stdout.strip().splitlines()
-    assert lines[0].split()[:5] == ["#", "arXiv", "date", "votes", "score"]
-    assert "2410.13232" in lines[1] and "2024-10-21" in lines[1] and "40" in lines[1]
+    assert lines[0] == "1. Web Agents with World Models"
+    assert "https://arxiv.org/abs/2410.13232" in lines[1] and "2024-10-21" in lines[1]
+    assert "40 votes" in lines[1]
     assert len(lines) == 2  # only one entry has 30+ votes and matches
 
 

@@ -34,6 +34,7 @@ from .tasks import (
     metadata_reply,
     qa_reply,
     system_text,
+    text_of,
     text_reply,
     translate_reply,
 )
@@ -263,7 +264,10 @@ class MockLLM:
             if fault == "korean":
                 content = json.dumps(koreanize(json.loads(content), KOREAN_TEXT), ensure_ascii=False)
         elif task == "qa":
-            content = KOREAN_TEXT if fault == "korean" else qa_reply(user, system)
+            earlier = "\n".join(
+                text_of(m) for m in messages if m.get("role") == "user" and text_of(m) != user
+            )
+            content = KOREAN_TEXT if fault == "korean" else qa_reply(user, system, earlier)
         else:
             content = KOREAN_TEXT if fault == "korean" else text_reply(user)
 

@@ -108,8 +108,9 @@ def metadata_reply(user: str, schema: dict[str, Any] | None) -> str:
 # -- 3. question answering ------------------------------------------------------------------
 
 
-def qa_reply(user: str, system: str) -> str:
-    """Answer from the sources with ``[ID]`` citations, or the refusal phrase."""
+def qa_reply(user: str, system: str, earlier: str = "") -> str:
+    """Answer from the sources with ``[ID]`` citations, or the refusal phrase.  ``earlier``:
+    the conversation's earlier turns; a follow-up borrows their terms ("it" = the subject)."""
     rm = _REFUSAL.search(system) or _REFUSAL.search(user)
     refusal = rm.group(1).strip() if rm else DEFAULT_REFUSAL
     qm = _QUESTION.search(user)
@@ -119,6 +120,8 @@ def qa_reply(user: str, system: str) -> str:
     for t in latin_terms(question):  # names (LoRA, LLaMA2-7B) weigh more
         if any(c.isupper() for c in t[1:]) or any(c.isdigit() for c in t):
             weights[t.lower()] = 2
+    for t in content_terms(earlier):
+        weights.setdefault(t, 1)
     needed = max(1, min(2, sum(weights.values())))  # a one-word question needs its word
     scored = []
     for order, (sid, body) in enumerate(_SOURCE.findall(user)):

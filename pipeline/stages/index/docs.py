@@ -72,6 +72,7 @@ def build_docs(
                 translated="\n".join(translated_lines),
                 sections_translated=translated,
                 sections_total=len(e.sections),
+                tldr=(m.tldr or None) if m is not None else None,
             )
         )
     return docs

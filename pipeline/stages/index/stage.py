@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...progress import Progress
-from ...records import IndexDoc
+from ...records import IndexDoc, IndexLocation
 from ...retrieval.base import retriever_class, retriever_names
 from ...retrieval.dense import get_collection, open_client, store_location
 from ...retrieval.embeddings import embedding_function
 from ...settings import Settings
-from ...store.jsonl import content_hash, write_jsonl_atomic
+from ...store.jsonl import content_hash, write_jsonl_atomic, write_text_atomic
 from ...store.layout import OutDir
 from .docs import chunk_metadata, chunk_text, load_docs_inputs
 
@@ -127,9 +127,22 @@ def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
         d.model_dump(mode="json") for d in OutDir(settings.out_dir).load_index_docs(missing_ok=True)
     ] != [d.model_dump(mode="json") for d in docs]:
         write_jsonl_atomic(docs_path, docs)
+    _record_location(settings, collection.name)
     _prepare_retrievers(settings, docs)
     log.info("index: %s", report.summary())
     return report
+
+
+def _record_location(settings: Settings, collection: str) -> None:
+    """Write where the index lives, so later commands find it without ``--chroma-url``."""
+    out = OutDir(settings.out_dir)
+    location = IndexLocation(
+        chroma_url=settings.index.chroma_url or None,
+        embedding=settings.index.embedding,
+        collection=collection,
+    )
+    if out.load_index_location() != location:
+        write_text_atomic(out.index_location_path, location.model_dump_json(indent=2) + "\n")
 
 
 def _prepare_retrievers(settings: Settings, docs: list[IndexDoc]) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from ... import taxonomy
 from ...records import Entry, KeyResult, Metadata, SectionTranslation
 from ...text.hangul import has_hangul
+from ...text.urls import arxiv_abs_url
 
 UNCATEGORISED = "Uncategorised"
 MAX_AUTHORS = 3
@@ -76,7 +77,7 @@ class Issue:
     top: list[PaperView]
     groups: list[TopicGroup]
     intro: str | None = None
-    site_url: str = ""
+    site_url: str = ""  # "" when newsletter.site_url is unset
 
     @property
     def translation_pending(self) -> int:
@@ -120,9 +121,7 @@ def short_authors(authors: list[str], limit: int = MAX_AUTHORS) -> str:
 
 
 def paper_url(entry: Entry) -> str | None:
-    if entry.arxiv_id:
-        return f"https://arxiv.org/abs/{entry.arxiv_id}"
-    return safe_url(entry.url)
+    return arxiv_abs_url(entry.arxiv_id) or safe_url(entry.url)
 
 
 def entry_dates(entry: Entry) -> set[Date]:
@@ -278,7 +277,7 @@ def build_issue(
     until: Date | None,
     title: str,
     top_n: int,
-    site_url: str = "",
+    site_url: str | None = "",
 ) -> Issue:
     """The issue for ``entries`` (already selected for the dates); each entry appears once."""
     tr_by_entry: dict[str, list[SectionTranslation]] = defaultdict(list)
@@ -305,5 +304,37 @@ def build_issue(
         papers=papers,
         top=papers[: max(0, top_n)],
         groups=group_by_topic(papers),
-        site_url=site_url.rstrip("/"),
+        site_url=(site_url or "").rstrip("/"),
+    )
+
+
+def latest_issue(
+    entries: Iterable[Entry],
+    translations: Iterable[SectionTranslation],
+    metadata: Iterable[Metadata],
+    *,
+    title: str,
+    limit: int,
+    slug: str,
+    site_url: str | None = "",
+) -> Issue:
+    """The cumulative feed's view: the ``limit`` newest papers of every digest date (newest
+    date first, then votes); undated papers last."""
+    every = build_issue(
+        entries, translations, metadata, since=None, until=None, title=title, top_n=0, site_url=site_url
+    )
+    papers = sorted(every.papers, key=lambda p: (-(p.date.toordinal() if p.date else 0), *sort_key(p)))
+    papers = papers[: max(1, limit)]
+    dates = [p.date for p in papers if p.date is not None]
+    since, until = (min(dates), max(dates)) if dates else (None, None)
+    return Issue(
+        title=title,
+        date_label=date_label(since, until),
+        since=since,
+        until=until,
+        slug=slug,
+        papers=papers,
+        top=[],
+        groups=group_by_topic(papers),
+        site_url=every.site_url,
     )

@@ -8,52 +8,21 @@ Templates mark deliberate Markdown with the ``mdurl`` filter (links) only.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, time
 from datetime import date as Date
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import jinja2
 
 from ...errors import ConfigError
+from ...text.markdown import md_escape, md_url
 from .formats import Format, get_format
 from .model import Issue
 
-
-class MdSafe(str):
-    """A string the Markdown template may emit as is (already escaped or a URL)."""
-
-
-_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~$])")
-_MD_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
-_MD_LINE_START = re.compile(r"^(\s*)([#>+=-])")
-_MD_ORDERED = re.compile(r"^(\s*\d+)([.)])(?=\s|$)")
-
-
-def md_escape(value: Any) -> str:
-    """Escape text for Markdown: one line, every inline special backslash-escaped."""
-    if value is None:
-        return ""
-    if isinstance(value, MdSafe):
-        return value
-    if not isinstance(value, str):
-        return str(value)
-    text = " ".join(value.split())
-    text = _MD_INLINE.sub(r"\\\1", text)
-    text = _MD_ENTITY.sub(r"\\&", text)
-    text = _MD_LINE_START.sub(r"\1\\\2", text)
-    text = _MD_ORDERED.sub(r"\1\\\2", text)
-    return text
-
-
-def md_url(url: str | None) -> MdSafe:
-    """A URL safe inside ``[text](url)``: brackets, spaces and quotes percent-encoded."""
-    if not url:
-        return MdSafe("")
-    return MdSafe(quote(url, safe=":/?#@!$&'*+,;=%-._~"))
+# the feeds' channel link when newsletter.site_url is unset: where the digests' papers come from
+SITE_URL_FALLBACK = "https://huggingface.co/papers"
 
 
 def rfc822(day: Date | None) -> str:
@@ -89,7 +58,9 @@ def render(issue: Issue, fmt: Format | str, templates_dir: Path, **extra: Any) -
     env = _environment(templates_dir, fmt)
     try:
         template = env.get_template(name)
-        return template.render(issue=issue, **extra)
+        return template.render(
+            **{"issue": issue, "cumulative": False, "fallback_url": SITE_URL_FALLBACK, **extra}
+        )
     except jinja2.TemplateNotFound:
         raise ConfigError(f"newsletter template {name} not found in {templates_dir}") from None
     except jinja2.TemplateSyntaxError as exc:

@@ -24,8 +24,8 @@ from ...store.jsonl import write_text_atomic
 from ...store.layout import OutDir
 from .formats import Format, check_formats
 from .intro import write_intros
-from .model import Issue, build_issue, entry_dates
-from .render import render
+from .model import Issue, build_issue, entry_dates, latest_issue
+from .render import SITE_URL_FALLBACK, render
 
 if TYPE_CHECKING:
     from ...llm.client import LLM
@@ -47,6 +47,8 @@ class NewsletterReport:
     intros_failed: int = 0
     intro_requested: bool = True
     out_dir: Path | None = None
+    feed_path: Path | None = None  # the cumulative feed, rewritten whenever RSS is written
+    feed_items: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -68,6 +70,8 @@ class NewsletterReport:
             pending.append(f"{self.metadata_pending} metadata pending")
         if pending:
             parts.append(", ".join(pending))
+        if self.feed_path is not None:
+            parts.append(f"feed: the latest {self.feed_items} papers in {self.feed_path.name}")
         return "; ".join(parts)
 
 
@@ -129,15 +133,22 @@ def resolve_range(
 # -- writing ---------------------------------------------------------------------------
 
 
+def _publish(path: Path, text: str) -> None:
+    write_text_atomic(path, text)
+    path.chmod(PUBLISHED_MODE)  # mkstemp makes 0600 files; newsletters are meant to be served
+    log.debug("wrote %s", path)
+
+
+def _render(settings: Settings, issue: Issue, fmt: Format, **extra: object) -> str:
+    return render(issue, fmt, settings.templates_dir, **extra)
+
+
 def _write_issue(settings: Settings, issue: Issue, formats: list[Format], report: NewsletterReport) -> None:
     out_dir = OutDir(settings.out_dir).newsletter_dir
     for fmt in formats:
-        text = render(issue, fmt, settings.templates_dir)
         path = out_dir / f"{issue.slug}{fmt.suffix}"
-        write_text_atomic(path, text)
-        path.chmod(PUBLISHED_MODE)  # mkstemp makes 0600 files; newsletters are meant to be served
+        _publish(path, _render(settings, issue, fmt, cumulative=False))
         report.paths.append(path)
-        log.debug("wrote %s", path)
     report.issues += 1
     report.papers += len(issue.papers)
     report.translation_pending += issue.translation_pending
@@ -159,9 +170,44 @@ def _make_issue(settings: Settings, inputs: _Inputs, since: Date | None, until: 
     )
 
 
+def _write_feed(settings: Settings, inputs: _Inputs, fmt: Format, report: NewsletterReport) -> None:
+    """The cumulative feed beside the per-issue ones: the latest papers of every date."""
+    path = OutDir(settings.out_dir).feed_path
+    cfg = settings.newsletter
+    feed = latest_issue(
+        inputs.entries,
+        inputs.translations,
+        inputs.metadata,
+        title=cfg.title,
+        limit=cfg.feed_items,
+        slug=path.stem,
+        site_url=cfg.site_url,
+    )
+    if not feed.papers:
+        return
+    _publish(path, _render(settings, feed, fmt, cumulative=True))
+    report.feed_path, report.feed_items = path, len(feed.papers)
+
+
+def _warn_without_site_url(settings: Settings, formats: list[Format]) -> None:
+    if settings.newsletter.site_url is None and any(f.name == "rss" for f in formats):
+        log.warning(
+            "newsletter.site_url is not set: the RSS feeds link to %s and name no address of "
+            "their own; set it to where the newsletters are published ([newsletter] site_url in "
+            "digest.toml, or DIGEST_NEWSLETTER__SITE_URL)",
+            SITE_URL_FALLBACK,
+        )
+
+
 def _write_all(
-    settings: Settings, issues: list[Issue], formats: list[Format], intro: bool, llm: LLM | None
+    settings: Settings,
+    issues: list[Issue],
+    formats: list[Format],
+    intro: bool,
+    llm: LLM | None,
+    inputs: _Inputs,
 ) -> NewsletterReport:
+    _warn_without_site_url(settings, formats)
     report = NewsletterReport(intro_requested=intro)
     if intro:
         counts = write_intros(settings, issues, llm)
@@ -172,6 +218,9 @@ def _write_all(
         )
     for issue in issues:
         _write_issue(settings, issue, formats, report)
+    rss = next((f for f in formats if f.name == "rss"), None)
+    if rss is not None:
+        _write_feed(settings, inputs, rss, report)
     return report
 
 
@@ -197,7 +246,7 @@ def newsletter_stage(
         known = ", ".join(d.isoformat() for d in dates) or "none"
         what = f"on {lo}" if lo == hi else f"between {lo} and {hi}"
         raise InputError(f"no papers {what}; digest dates in {settings.out_dir}: {known}")
-    return _write_all(settings, [issue], fmts, use_intro, llm)
+    return _write_all(settings, [issue], fmts, use_intro, llm, inputs)
 
 
 def newsletter_all_dates(settings: Settings, llm: LLM | None = None) -> NewsletterReport:
@@ -208,4 +257,4 @@ def newsletter_all_dates(settings: Settings, llm: LLM | None = None) -> Newslett
     undated = _make_issue(settings, inputs, None, None)
     if undated.papers:
         issues.append(undated)
-    return _write_all(settings, issues, fmts, settings.newsletter.intro, llm)
+    return _write_all(settings, issues, fmts, settings.newsletter.intro, llm, inputs)

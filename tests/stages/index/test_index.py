@@ -10,7 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from pipeline.cli import main
 from pipeline.retrieval.dense import get_collection, open_client
 from pipeline.stages.index import index_stage
 from pipeline.store.layout import OutDir
@@ -161,6 +163,16 @@ def test_server_mode_with_real_chroma(tmp_path):
 
         hits = Searcher(settings).search("planning decision and reflection agents for smartphones", k=3)
         assert hits[0].arxiv_id == "2406.01014"
+
+        # the folder remembers its server: `digest search` finds it without --chroma-url
+        url = f"http://127.0.0.1:{port}"
+        assert json.loads((out / "index.json").read_text())["chroma_url"] == url
+        query = "planning decision and reflection agents for smartphones"
+        result = CliRunner().invoke(main, ["search", query, "-k", "3", "--json", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)[0]["arxiv_id"] == "2406.01014"
+        assert f"using the Chroma server {url} recorded in {out / 'index.json'}" in result.stderr
+        assert not (out / "chroma").exists()
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -14,8 +14,8 @@ from pipeline.errors import ConfigError, InputError
 from pipeline.llm import make_llm
 from pipeline.llm.mock import MockLLM
 from pipeline.settings import load_settings
-from pipeline.stages.newsletter.render import md_escape
 from pipeline.stages.newsletter.stage import newsletter_all_dates, newsletter_stage
+from pipeline.text.markdown import md_escape
 from tests.paths import ROOT
 
 EVIL = '<script>alert(1)</script> Tom & "Jerry" *bold* [link](x) _under_ #1 `code`'

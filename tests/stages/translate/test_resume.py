@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 
 from pipeline.text.hangul import has_hangul
+from tests.paths import ISOLATION_VARS
 
 DIGEST = Path(sys.executable).parent / "digest"
 N_SECTIONS = 8
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_") or k in ISOLATION_VARS}
     env.update(
         {
             "DIGEST_TRANSLATE__BATCH_TOKENS": "40",

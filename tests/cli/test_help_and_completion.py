@@ -1,0 +1,87 @@
+"""Each command shows only the options it uses; `digest completion bash|zsh|fish`."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+
+LLM = {"--llm", "--base-url", "--model", "--concurrency"}
+
+
+def options_of(*command: str) -> set[str]:
+    result = CliRunner().invoke(main, [*command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    return set(re.findall(r"^\s+(?:-\w, )?(--[\w-]+)", result.stdout, re.M))
+
+
+@pytest.mark.parametrize(
+    ("command", "llm_options"),
+    [
+        (["parse"], set()),
+        (["glossary"], set()),
+        (["index"], {"--llm", "--base-url"}),  # embeddings from the endpoint: no chat model
+        (["search"], {"--llm", "--base-url"}),
+        (["eval", "retrieval"], {"--llm", "--base-url"}),
+        (["models"], {"--llm", "--base-url"}),
+        (["batch", "status"], {"--llm", "--base-url"}),
+        (["ask"], {"--llm", "--base-url", "--model"}),  # one request at a time
+        (["translate"], LLM),
+        (["enrich"], LLM),
+        (["newsletter"], LLM),
+        (["run"], LLM),
+        (["batch", "collect"], LLM),
+        (["config"], LLM),
+        (["keys", "set"], set()),
+        (["logs", "list"], set()),
+    ],
+)
+def test_each_command_shows_only_the_llm_options_it_uses(command: list[str], llm_options: set[str]) -> None:
+    assert options_of(*command) & LLM == llm_options
+
+
+def test_ask_and_search_show_their_everyday_options() -> None:
+    assert {"--continue", "--cid", "--no-log", "--json"} <= options_of("ask")
+    assert {"--format", "--json"} <= options_of("search")
+
+
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("bash", "complete -o nosort -F"),
+        ("zsh", "#compdef digest"),
+        ("fish", "complete --no-files --command digest"),
+    ],
+)
+def test_completion_scripts(shell: str, marker: str) -> None:
+    result = CliRunner().invoke(main, ["completion", shell])
+    assert result.exit_code == 0, result.output
+    assert marker in result.stdout and "_DIGEST_COMPLETE" in result.stdout
+
+
+def complete(*words: str) -> list[str]:
+    """What the bash script asks the program for (the last word is the one being typed)."""
+    env = {
+        "_DIGEST_COMPLETE": "bash_complete",
+        "COMP_WORDS": " ".join(["digest", *words]),
+        "COMP_CWORD": str(len(words)),
+    }
+    result = CliRunner().invoke(main, [], env=env, prog_name="digest")
+    assert result.exit_code == 0, result.output
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines()]
+
+
+def test_completion_completes_commands_choices_and_options() -> None:
+    assert complete("sea") == ["search"]
+    assert set(complete("keys", "")) == {"set", "list", "remove", "path"}
+    assert complete("completion", "f") == ["fish"]
+    assert "--format" in complete("search", "--fo")
+    assert set(complete("search", "q", "--format", "")) == {"table", "json", "jsonl", "md"}
+
+
+def test_unknown_shell_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["completion", "powershell"])
+    assert result.exit_code == 2 and "bash" in result.output
