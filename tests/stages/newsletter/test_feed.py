@@ -124,3 +124,69 @@ def test_untranslated_paper_in_feed_is_marked(out: Path) -> None:
     desc = item.findtext("description") or ""
     assert "Korean original" in desc and "Translation pending" in desc and "Metadata pending" in desc
     assert item.findtext("category") == "Uncategorised"
+
+
+def test_cumulative_feed_beside_the_issue_feeds(out: Path) -> None:
+    settings = load_settings(
+        out_dir=out,
+        progress="off",
+        newsletter={"site_url": "https://news.example.org/ai/", "feed_items": 4},
+    )
+    report = newsletter_stage(settings, date=date(2024, 10, 21), formats=["rss"], intro=False)
+    assert [p.name for p in report.paths] == ["digest-2024-10-21.xml"]
+    assert report.feed_path == out / "newsletter" / "feed.xml" and report.feed_items == 4
+    assert "feed: the latest 4 papers in feed.xml" in report.summary()
+    channel = ET.parse(report.feed_path).getroot().find("channel")
+    assert channel is not None
+    assert channel.findtext("title") == "AI Papers Digest"  # no date: it spans the digests
+    assert channel.find(f"{ATOM}link").get("href") == "https://news.example.org/ai/feed.xml"
+    items = channel.findall("item")
+    # the latest 4: the newer digest (2024-10-22) first, then by votes; whatever date was asked
+    assert [i.findtext("guid") for i in items] == [
+        "arxiv:2410.16256",
+        "arxiv:2410.15735",
+        "arxiv:2410.13720",
+        "arxiv:2410.13754",
+    ]
+    assert parsedate_to_datetime(items[0].findtext("pubDate")).date() == date(2024, 10, 22)
+    assert parsedate_to_datetime(channel.findtext("pubDate")).date() == date(2024, 10, 22)
+    # md/html only: no feed is written
+    (out / "newsletter" / "feed.xml").unlink()
+    assert newsletter_stage(settings, formats=["md"], intro=False).feed_path is None
+    assert not (out / "newsletter" / "feed.xml").exists()
+
+
+def test_without_site_url_a_warning_and_no_made_up_address(
+    out: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(out_dir=out, progress="off")
+    assert settings.newsletter.site_url is None
+    report = newsletter_stage(settings, date=date(2024, 10, 21), formats=["rss", "html"], intro=False)
+    assert "newsletter.site_url is not set" in caplog.text and "DIGEST_NEWSLETTER__SITE_URL" in caplog.text
+    for path in [*report.paths, report.feed_path]:
+        text = path.read_text(encoding="utf-8")
+        assert "example.invalid" not in text
+        if path.suffix == ".xml":
+            channel = ET.fromstring(text).find("channel")
+            assert channel.findtext("link") == "https://huggingface.co/papers"
+            assert channel.find(f"{ATOM}link") is None  # no self link to an address we don't know
+    caplog.clear()
+    newsletter_stage(settings, date=date(2024, 10, 21), formats=["html"], intro=False)
+    assert "site_url" not in caplog.text  # only feeds need it
+
+
+def test_site_url_must_be_a_url(out: Path) -> None:
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="site_url must be an http"):
+        load_settings(out_dir=out, newsletter={"site_url": "news.example.org"})
+
+
+def test_html_names_a_cjk_font_stack(out: Path) -> None:
+    settings = load_settings(out_dir=out, progress="off")
+    (path,) = newsletter_stage(settings, date=date(2024, 10, 21), formats=["html"], intro=False).paths
+    body = re.search(r'<body [^>]*style="([^"]*)"', path.read_text(encoding="utf-8")).group(1)
+    stack = body.split("font-family:")[1]
+    for font in ("Apple SD Gothic Neo", "Malgun Gothic", "Noto Sans CJK KR", "sans-serif"):
+        assert font in stack
+    assert stack.index("Arial") < stack.index("Noto Sans CJK KR")  # Latin first, CJK as fallbacks
