@@ -31,7 +31,7 @@ def build(out: Path):
         out_dir=out,
         progress="off",
         llm={"provider": "mock"},
-        translate={"memory_file": EVAL_DIR / "tm-public.jsonl"},
+        translate={"memory_files": [EVAL_DIR / "tm-public.jsonl"]},
     )
     parse_stage(settings, [ROOT / "seeds"])
     timings: dict[str, float] = {}

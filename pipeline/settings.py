@@ -11,6 +11,7 @@ The layers are in ``settings_sources.py``; ``os.environ`` is read nowhere else.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -46,6 +47,15 @@ from .store.layout import OutDir
 from .userdata.paths import UserDir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# the reviewed English of the sample digests, used by default (translate, index, eval)
+SEEDS_MEMORY = PROJECT_ROOT / "seeds" / "memory.jsonl"
+
+log = logging.getLogger(__name__)
+
+
+def default_memory_files() -> list[Path]:
+    """The shipped translation memory, when the project folder has it."""
+    return [SEEDS_MEMORY] if SEEDS_MEMORY.is_file() else []
 
 
 class _Section(BaseModel):
@@ -116,7 +126,18 @@ class TranslateSettings(_Section):
     batch_tokens: int = 1200  # source tokens per request
     max_section_tokens: int = 600  # longer sections are split
     glossary_file: Path | None = None  # default: <out_dir>/glossary.tsv
-    memory_file: Path | list[Path] | None = None  # one file or several: a later file's pair wins
+    # translation memories, in order: a later file's pair wins; --memory FILE adds one at the end
+    memory_files: list[Path] = Field(default_factory=default_memory_files)
+    memory_file: Path | list[Path] | None = None  # deprecated: appended to memory_files
+
+    @model_validator(mode="after")
+    def _migrate_memory_file(self) -> TranslateSettings:
+        if self.memory_file is not None:
+            extra = [self.memory_file] if isinstance(self.memory_file, Path) else list(self.memory_file)
+            log.warning("translate.memory_file is deprecated: use translate.memory_files (a list)")
+            self.memory_files = [*self.memory_files, *(p for p in extra if p not in self.memory_files)]
+            self.memory_file = None
+        return self
 
 
 class EnrichSettings(_Section):

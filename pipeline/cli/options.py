@@ -66,8 +66,11 @@ def build_settings(
     chat_model: str | None = None,
     base_url: str | None = None,
     concurrency: int | None = None,
+    memory: tuple[Path, ...] | list[Path] = (),
     **sections: dict[str, Any],
 ) -> Settings:
+    """Settings from flags (``sections``: nested overrides), env, TOML and defaults;
+    ``memory``: the ``--memory`` files, added after ``translate.memory_files`` (they win)."""
     overrides: dict[str, Any] = {
         "out_dir": out_dir,
         "llm": {
@@ -84,14 +87,18 @@ def build_settings(
         else:
             overrides[key] = value
     settings = load_settings(config_file, **overrides)
+    if memory:
+        tr = settings.translate
+        tr.memory_files = [*(p for p in tr.memory_files if p not in memory), *memory]
     if settings.out_dir.exists() and not settings.out_dir.is_dir():
         raise ConfigError(f"output folder {settings.out_dir} is a file, not a folder: choose another --out")
     return settings
 
 
 MEMORY_HELP = (
-    'Translation memory: JSONL of {"ko": ..., "en": ...} pairs reused without the LLM '
-    "(repeatable: a later file's pair wins)."
+    'Translation memory: JSONL of {"ko": ..., "en": ...} pairs reused without the LLM, used in '
+    "addition to translate.memory_files (the samples' reviewed English by default) and winning "
+    "where both have a pair (repeatable: a later file's pair wins)."
 )
 
 
@@ -103,13 +110,6 @@ def memory_option(f: Callable[..., Any]) -> Callable[..., Any]:
         multiple=True,
         help=MEMORY_HELP,
     )(f)
-
-
-def memory_setting(values: tuple[Path, ...]) -> Path | list[Path] | None:
-    """``--memory`` given no, one or several times -> ``translate.memory_file``."""
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else list(values)
 
 
 def dry_run_option(f: Callable[..., Any]) -> Callable[..., Any]:

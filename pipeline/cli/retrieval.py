@@ -10,7 +10,7 @@ import click
 
 from ..retrieval.base import retriever_names
 from ..store.lock import output_lock
-from .options import build_settings, config_option, endpoint_options, memory_setting, out_option
+from .options import build_settings, config_option, endpoint_options, out_option
 
 
 def chroma_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,9 +92,7 @@ def eval_retrieval_cmd(
     """Recall@1/5/10 and MRR overall, per kind and per language; latency p50/p95."""
     from ..retrieval.evaluate import evaluate_retrieval, report_json
 
-    settings = build_settings(
-        **opts, index={"chroma_url": chroma_url}, translate={"memory_file": memory_setting(memory_file)}
-    )
+    settings = build_settings(**opts, index={"chroma_url": chroma_url}, memory=memory_file)
     kwargs: dict[str, Any] = {"k": k, "reindex": bool(memory_file)}
     if retrievers:
         kwargs["retrievers"] = tuple(retrievers)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..stages import PIPELINE
-from .options import build_settings, config_option, llm_options, memory_option, memory_setting, out_option
+from .options import build_settings, config_option, llm_options, memory_option, out_option
 from .retrieval import chroma_option
 
 
@@ -35,9 +35,7 @@ def run_cmd(
     """Parse, translate, enrich, index and write newsletters for PATHS (default: seeds/)."""
     from ..stages.run import run_all
 
-    settings = build_settings(
-        translate={"memory_file": memory_setting(memory_file)}, index={"chroma_url": chroma_url}, **opts
-    )  # type: ignore[arg-type]
+    settings = build_settings(memory=memory_file, index={"chroma_url": chroma_url}, **opts)  # type: ignore[arg-type]
     report = run_all(settings, list(paths) or [Path("seeds")], skip=skip)
     click.echo(report.summary())
     sys.exit(report.exit_code)

@@ -14,7 +14,6 @@ from .options import (
     dry_run_option,
     llm_options,
     memory_option,
-    memory_setting,
     out_option,
 )
 
@@ -46,7 +45,8 @@ def translate_cmd(
 
     settings = build_settings(
         **opts,
-        translate={"memory_file": memory_setting(memory_file), "glossary_file": glossary_file},  # type: ignore[arg-type]
+        memory=memory_file,
+        translate={"glossary_file": glossary_file},  # type: ignore[arg-type]
     )
     report = (
         submit_stage(settings, "translate")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import threading
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from ..records import IndexDoc
 from ..settings import Settings
 from ..store.jsonl import content_hash
 from ..store.layout import OutDir
+from ..text.english import tokenize_en
 from ..text.hangul import has_hangul
 
 log = logging.getLogger(__name__)
@@ -39,44 +39,9 @@ def _bm25s() -> Any:
 
 TOKENIZER_VERSION = "lex-v1"
 
-_EN_WORD = re.compile(r"[a-z0-9]+")
-_EN_STOP = frozenset(
-    """
-a an and are as at be been being but by can could did do does doing done for from had has have
-having how i if in into is it its itself may might more most no nor not of on or our over per same
-so such than that the their them then there these they this those through to too under up us very
-via was we were what when where which while who whom whose why will with within would you your also
-each other both between about after before during only own further here again any all few some s t
-using use used based new
-""".split()  # noqa: SIM905
-)
 # content morphemes: nouns, numerals, verb/adjective stems, roots, hanja (Latin and numbers
 # are tokenised by the English tokenizer)
 _KO_TAGS = ("NNG", "NNP", "NR", "VV", "VA", "XR", "SH")
-
-
-def _stem(word: str) -> str:
-    """A light, deterministic English suffix stemmer (plural, -ing, -ed, -ly)."""
-    if len(word) <= 3 or word.isdigit():
-        return word
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("sses", "xes", "ches", "shes")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    if word.endswith("ing") and len(word) > 5:
-        word = word[:-3]
-    elif word.endswith("ed") and len(word) > 4 or word.endswith("ly") and len(word) > 5:
-        word = word[:-2]
-    return word
-
-
-def tokenize_en(text: str) -> list[str]:
-    """English (and the Latin parts of Korean) text -> stemmed content words."""
-    text = (text or "").lower()
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 12,000 -> 12000
-    return [_stem(w) for w in _EN_WORD.findall(text) if w not in _EN_STOP]
 
 
 _kiwi_lock = threading.Lock()

@@ -1,8 +1,10 @@
 """The glossary: a user-editable TSV (``korean<TAB>english``, ``#`` comments) that keeps
 terms consistent across translation batches.
 
-It is seeded from the digests' own ``한국어 용어(English Term)`` pairs (the most frequent
-English rendering of each Korean term that occurs at least twice).  A user's edits are never
+It is seeded from the digests' own ``한국어 용어(English Term)`` pairs, conservatively: a
+pair becomes an entry only when several sections gloss it alike and no gloss contradicts
+it (:func:`mine_glossary`).  A Korean term matches only as a word of its own
+(``boundary.py``).  A user's edits are never
 overwritten: seeding only appends terms the file does not know yet, and a commented-out
 entry (``# 용어<TAB>term``) stays disabled.
 """
@@ -18,6 +20,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..store.jsonl import write_text_atomic
+from .boundary import count_term, find_term, has_term
+from .english import roots, uses_term
 from .hangul import has_hangul
 from .terms import mine_term_pairs
 
@@ -69,16 +73,19 @@ class Glossary:
         return len(self.entries)
 
     def matches(self, text: str) -> list[tuple[str, str]]:
-        """Entries whose Korean term occurs in ``text``, sorted.  A term that only occurs
-        inside a longer matched term (``언어 모델`` in ``대형 언어 모델``) is left out."""
+        """Entries whose Korean term occurs in ``text`` as a word of its own (``boundary.py``:
+        ``속성`` is not in ``연속성``, ``적응`` not in ``적응형``), sorted.  A term that only
+        occurs inside a longer matched term (``언어 모델`` in ``대형 언어 모델``) is left out."""
         if not text or not self.entries:
             return []
         masked = text
         found: list[tuple[str, str]] = []
         for ko in sorted(self.entries, key=lambda k: (-len(k), k)):
-            if ko in masked:
+            spans = find_term(masked, ko)
+            if spans:
                 found.append((ko, self.entries[ko]))
-                masked = masked.replace(ko, "\x00" * len(ko))
+                for a, b in spans:
+                    masked = masked[:a] + "\x00" * (b - a) + masked[b:]
         return sorted(found)
 
 
@@ -122,36 +129,48 @@ def load_glossary(path: Path | None) -> Glossary:
     return g
 
 
-def mine_glossary(texts: Iterable[str], min_occurrences: int = 2) -> dict[str, str]:
-    """Korean term -> its most frequent English rendering in ``texts``.
+def mine_glossary(texts: Iterable[str], min_occurrences: int = 2, min_sections: int = 2) -> dict[str, str]:
+    """Korean term -> its English rendering, from the ``한국어(English)`` glosses in ``texts``
+    (one text per section), kept only where the evidence agrees:
 
-    Only terms that occur at least ``min_occurrences`` times in the corpus are kept: a term
-    seen once gains nothing from a glossary and would only add prompt tokens.
+    - the same pair (English compared by word roots, so "Model" == "models") is glossed in at
+      least ``min_sections`` sections: a gloss written once may be a slip of the digest's
+      author (``가지치기(shearing)`` for pruning) and must not bind every other section;
+    - no gloss contradicts it: the term glossed differently elsewhere (``언어 모델(Code
+      LLMs)``), or a longer gloss containing the term whose English does not use the
+      rendering (``가우시안 가지치기(Gaussian pruning)`` against ``가지치기(shearing)``);
+    - the term occurs at least ``min_occurrences`` times as a word of its own (a term seen
+      once gains nothing from a glossary and would only add prompt tokens).
     """
     corpus = list(texts)
-    renderings: dict[str, Counter[str]] = defaultdict(Counter)
-    first_seen: dict[tuple[str, str], int] = {}
-    for text in corpus:
+    sections: dict[str, dict[tuple[str, ...], set[int]]] = defaultdict(lambda: defaultdict(set))
+    spellings: dict[tuple[str, tuple[str, ...]], Counter[str]] = defaultdict(Counter)
+    glosses: set[tuple[str, str]] = set()
+    for i, text in enumerate(corpus):
         for ko, en in mine_term_pairs(text):
             if en.lower() in GENERIC_ENGLISH:
                 continue
-            renderings[ko][en] += 1
-            first_seen.setdefault((ko, en), len(first_seen))
-    joined = "\n".join(corpus)
+            key = tuple(roots(en))
+            sections[ko][key].add(i)
+            spellings[(ko, key)][en] += 1
+            glosses.add((ko, en))
     out: dict[str, str] = {}
-    for ko, counts in renderings.items():
-        if joined.count(ko) < min_occurrences:
+    for ko, by_key in sections.items():
+        key, seen_in = max(by_key.items(), key=lambda kv: (len(kv[1]), -min(kv[1])))
+        if len(seen_in) < min_sections or len(by_key) > 1:
             continue
-        # casing variants vote together; the most common spelling of the winner is used
-        by_lower: Counter[str] = Counter()
-        for en, n in counts.items():
-            by_lower[en.lower()] += n
-        best_lower = max(
-            by_lower, key=lambda k: (by_lower[k], -min(first_seen[(ko, e)] for e in counts if e.lower() == k))
-        )
-        spellings = [e for e in counts if e.lower() == best_lower]
-        out[ko] = max(spellings, key=lambda e: (counts[e], -first_seen[(ko, e)]))
+        english = max(spellings[(ko, key)].items(), key=lambda kv: kv[1])[0]
+        if _contradicted(ko, english, glosses):
+            continue
+        if sum(count_term(t, ko) for t in corpus) < min_occurrences:
+            continue
+        out[ko] = english
     return dict(sorted(out.items()))
+
+
+def _contradicted(ko: str, english: str, glosses: set[tuple[str, str]]) -> bool:
+    """Is ``ko`` rendered otherwise inside a longer gloss (its English does not use ``english``)?"""
+    return any(ko != other and has_term(other, ko) and not uses_term(english, en) for other, en in glosses)
 
 
 @dataclass

@@ -31,7 +31,7 @@ def test_matches_prefers_longer_terms():
 
 def test_mine_glossary_from_seeds(seeds_dir):
     mined = mine_glossary(_seed_texts(seeds_dir))
-    assert 20 < len(mined) < 300
+    assert 5 <= len(mined) <= 40
     assert mined["확산 모델"].lower() == "diffusion models"
     assert mined["미세 조정"].lower() == "fine-tuning"
     assert mined["멀티모달 대형 언어 모델"] == "Multimodal Large Language Models"
@@ -44,7 +44,7 @@ def test_seed_never_overwrites_user_edits(tmp_path, seeds_dir):
     texts = _seed_texts(seeds_dir)
     path = tmp_path / "glossary.tsv"
     first = seed_glossary(path, texts)
-    assert first.created and len(first.added) > 20
+    assert first.created and len(first.added) >= 5
     # the user edits one entry, disables another and adds their own
     lines = path.read_text(encoding="utf-8").splitlines()
     edited = [

@@ -15,7 +15,7 @@ def test_missing_numbers_normalises():
     assert missing_numbers(src, good) == []
     bad = "about 3.7% of 100 samples"
     missing = missing_numbers(src, bad)
-    assert {"3.74", "1,000", "730", "8000"} <= set(missing)
+    assert {"3.74", "1,000", "730만", "55만8000"} <= set(missing)  # named with their units
     assert "2" in missing  # "2배" is neither "2" nor "twice" here
     assert "3.74" in missing_numbers("3.74%", "3.7%")
 

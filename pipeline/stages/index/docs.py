@@ -85,7 +85,7 @@ def load_docs_inputs(settings: Settings) -> list[IndexDoc]:
     metadata = out.load_metadata()
     if not translations:
         log.warning("%s not found or empty: indexing titles and English terms only", out.translations_path)
-    memory = load_memory(settings.translate.memory_file)
+    memory = load_memory(settings.translate.memory_files)
     return build_docs(entries, translations, metadata, memory)
 
 

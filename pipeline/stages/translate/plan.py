@@ -5,6 +5,7 @@ is packed into requests.  The online path and the batch path share it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...llm.tokens import count_tokens
@@ -35,6 +36,7 @@ class SectionPlan:
     text: str | None = None
     segments: list[tuple[Segment, str]] = field(default_factory=list)  # (segment, joiner)
     memory_parts: dict[int, str] = field(default_factory=dict)
+    memory_path: Path | None = None  # the memory file the whole section came from
 
 
 def segment_key(text: str, model: str, prompt_sha: str, glossary: tuple, temperature: float) -> str:
@@ -54,9 +56,9 @@ def plan_sections(
             if not has_hangul(section.text):
                 plan.origin, plan.text = "source", section.text
                 continue
-            remembered = memory.lookup(section.text)
+            remembered = memory.record(section.text)
             if remembered is not None:
-                plan.origin, plan.text = "memory", remembered
+                plan.origin, plan.text, plan.memory_path = "memory", remembered.en, remembered.path
                 continue
             chunks = split_text(
                 section.text, settings.translate.max_section_tokens, lambda t: count_tokens(t, model)
@@ -97,7 +99,7 @@ def plan_work(settings: Settings, *, write_glossary: bool) -> Work:
     """Plan every section of ``OUT/entries.jsonl``; pack what is not cached into requests."""
     entries = OutDir(settings.out_dir).load_entries()
     glossary, added = glossary_for(settings, entries, write=write_glossary)
-    memory = load_memory(settings.translate.memory_file)
+    memory = load_memory(settings.translate.memory_files)
     prompt = load_prompt(settings, settings.translate.prompt)
     plans = plan_sections(entries, settings, prompt, glossary, memory)
     journal = JsonlCache(OutDir(settings.out_dir).journal_path("translate"))

@@ -25,7 +25,7 @@ from ...llm.client import LLM, make_llm
 from ...llm.usage import estimate_cost
 from ...progress import Progress
 from ...records import SectionTranslation
-from ...settings import Settings
+from ...settings import SEEDS_MEMORY, Settings
 from ...store.journal import JsonlCache
 from ...store.jsonl import content_hash, write_jsonl_atomic
 from ...store.layout import OutDir
@@ -64,6 +64,19 @@ class TranslateReport:
     glossary_added: int = 0
     glossary_path: Path | None = None
     out_path: Path | None = None
+    memory_files: Counter[Path] = field(default_factory=Counter)  # sections taken whole, by file
+    reviewed_memory: Path | None = None  # the shipped memory of reviewed translations
+
+    def memory_line(self) -> str:
+        """ "444/444 sections from the reviewed translation memory (seeds/memory.jsonl)"."""
+        n = sum(self.memory_files.values())
+        if not n:
+            return ""
+        files = sorted(self.memory_files, key=lambda p: (-self.memory_files[p], str(p)))
+        reviewed = files == [self.reviewed_memory]
+        which = "the reviewed translation memory" if reviewed else "the translation memory"
+        names = ", ".join(_short(p) for p in files)
+        return f"{n}/{self.sections} sections from {which} ({names})"
 
     @property
     def exit_code(self) -> int:
@@ -84,6 +97,8 @@ class TranslateReport:
             f"translated {self.sections} sections (model {o.get('model', 0)}, cache {o.get('cache', 0)}, "
             f"memory {o.get('memory', 0)}, already English {o.get('source', 0)})"
         ]
+        if self.memory_files:
+            parts.append(self.memory_line())
         if self.flagged:
             parts.append(f"{self.flagged} flagged")
         if self.untranslated:
@@ -104,7 +119,7 @@ class TranslateReport:
 def translate_stage(settings: Settings, *, dry_run: bool = False, llm: LLM | None = None) -> TranslateReport:
     """``digest translate``: translate every section of ``OUT/entries.jsonl``."""
     out_dir = OutDir(settings.out_dir)
-    report = TranslateReport(dry_run=dry_run)
+    report = TranslateReport(dry_run=dry_run, reviewed_memory=SEEDS_MEMORY)
     with output_lock(settings.out_dir):
         work = plan_work(settings, write_glossary=not dry_run)
         report.glossary_terms, report.glossary_added = len(work.glossary), work.glossary_added
@@ -196,6 +211,8 @@ def _assemble(
     }
     if plan.origin is not None:
         report.origins[plan.origin] += 1
+        if plan.memory_path is not None:
+            report.memory_files[plan.memory_path] += 1
         return SectionTranslation(**base, text=plan.text or "", origin=plan.origin)  # type: ignore[arg-type]
     parts: list[tuple[str, str]] = []
     flags: list[str] = []
@@ -245,12 +262,22 @@ def _assemble(
     )
 
 
+def _short(path: Path) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _count_origins(report: TranslateReport, work: Work) -> None:
     todo = set(work.todo)
     for plan in work.plans:
         report.sections += 1
         if plan.origin:
             report.origins[plan.origin] += 1
+            if plan.memory_path is not None:
+                report.memory_files[plan.memory_path] += 1
         elif any(s.key in todo for s, _ in plan.segments):
             report.origins["model"] += 1
         elif all(s.part in plan.memory_parts for s, _ in plan.segments):

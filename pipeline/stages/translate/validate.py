@@ -1,21 +1,27 @@
 """The checks of one translated segment: no Hangul left, every number of the source kept,
-the glossary's English terms used."""
+the glossary's English terms used (in any inflected form: ``text/english.py``)."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 
+from ...text.english import uses_term
 from ...text.hangul import hangul_runs, has_hangul
 from ...text.numbers import missing_numbers
 
 
-def _norm_term(text: str) -> str:
-    words = re.split(r"[\s\-_/]+", text.lower())
-    return " ".join(w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words if w)
+def validate(
+    source: str,
+    translation: str,
+    glossary: tuple[tuple[str, str], ...] = (),
+    exceptions: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Problems of one translated segment (empty list: fine).
 
-
-def validate(source: str, translation: str, glossary: tuple[tuple[str, str], ...] = ()) -> list[str]:
-    """Problems of one translated segment (empty list: fine)."""
+    ``exceptions``: Korean terms whose glossary rendering a reviewer judged wrong for this
+    text (a homonym: ``정렬`` is "alignment" and also "ordering"), with the reason.  Only a
+    reviewed translation-memory pair carries them (``glossary_exceptions``); a model's
+    translation is always held to the whole glossary."""
     problems: list[str] = []
     if not translation.strip():
         return ["empty translation"]
@@ -25,12 +31,8 @@ def validate(source: str, translation: str, glossary: tuple[tuple[str, str], ...
     missing = missing_numbers(source, translation)
     if missing:
         problems.append("numbers of the source missing: " + ", ".join(missing))
-    norm_out = " " + _norm_term(translation) + " "
-    unused = [
-        f"{ko} => {en}"
-        for ko, en in glossary
-        if " " + _norm_term(en) + " " not in norm_out and _norm_term(en) not in norm_out
-    ]
+    skip = exceptions or {}
+    unused = [f"{ko} => {en}" for ko, en in glossary if ko not in skip and not uses_term(en, translation)]
     if unused:
         problems.append("glossary terms not used: " + "; ".join(unused))
     return problems
