@@ -27,19 +27,56 @@ def shipped_memory(monkeypatch: pytest.MonkeyPatch) -> None:
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test sees the developer's keys, endpoints or config files, nor touches the real
     user dir (~/.config/digest: config.toml, keys, logs, history) or a .env file."""
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DIGEST_CONFIG"):
-        monkeypatch.delenv(var, raising=False)
-    import os
-
-    for var in list(os.environ):
-        if var.startswith("DIGEST_"):
-            monkeypatch.delenv(var, raising=False)
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("DIGEST_USER_DIR", str(home / "digest-user"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))  # subprocesses that drop DIGEST_*
-    monkeypatch.setenv("DIGEST_ENV_FILE", "")  # no ./.env
+    clean_env(monkeypatch, tmp_path_factory.mktemp("home"))
     # the shipped translation memory (seeds/memory.jsonl) covers every seed section, and the
     # fixtures are cut from the seeds: a test sees it only when it asks for it (``shipped_memory``)
     monkeypatch.setenv("DIGEST_TRANSLATE__MEMORY_FILES", "[]")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-screenshot",
+        action="store_true",
+        help="write docs/newsletter.png from the rendered sample issue (tests/stages/newsletter/test_chromium.py)",
+    )
+    parser.addoption(
+        "--update-readme",
+        action="store_true",
+        help="rewrite the README's excerpts from a fresh run on the seeds (tests/test_readme.py)",
+    )
+
+
+def clean_env(mp: pytest.MonkeyPatch, home: Path) -> None:
+    """The environment of a fresh clone: no keys, endpoints, config or DIGEST_* settings, and
+    an empty user dir under ``home`` (never the real ~/.config/digest), no ./.env."""
+    import os
+
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DIGEST_CONFIG"):
+        mp.delenv(var, raising=False)
+    for var in list(os.environ):
+        if var.startswith("DIGEST_"):
+            mp.delenv(var, raising=False)
+    mp.setenv("DIGEST_USER_DIR", str(home / "digest-user"))
+    mp.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))  # subprocesses that drop DIGEST_*
+    mp.setenv("DIGEST_ENV_FILE", "")  # no ./.env
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    mp.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def seeds_run_without_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``digest run --llm mock seeds/ --skip index`` as a new user runs it (the shipped
+    memory on): its output folder and what it printed.  Shared by the first-run tests
+    and the screenshot."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    out = tmp_path_factory.mktemp("seeds-run") / "out"
+    with pytest.MonkeyPatch.context() as mp:
+        clean_env(mp, tmp_path_factory.mktemp("home"))
+        res = CliRunner().invoke(
+            main, ["-q", "run", "--llm", "mock", str(SEEDS), "--out", str(out), "--skip", "index"]
+        )
+    assert res.exit_code == 0, res.output
+    return out, res.output

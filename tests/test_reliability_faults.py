@@ -25,6 +25,7 @@ def _run(out: Path, faults: str = "") -> tuple[int, str]:
         "DIGEST_LLM__MOCK_FAULTS": faults,
         "DIGEST_INDEX__EMBEDDING": "endpoint",  # the mock's embeddings: no model to load
         "DIGEST_PROGRESS": "off",
+        "DIGEST_TRANSLATE__MEMORY_FILES": "[]",  # the model path: not the shipped memory
     }
     args = ["run", "--llm", "mock", *map(str, CORPUS), "--out", str(out)]
     result = CliRunner().invoke(main, args, env=env)

@@ -37,6 +37,7 @@ def _env(latency_ms: int = 60, embedding: str = "endpoint") -> dict[str, str]:
         DIGEST_INDEX__EMBEDDING=embedding,
         DIGEST_INDEX__CHUNK_TOKENS="48",  # more chunks: more index batches to kill between
         DIGEST_PROGRESS="plain",
+        DIGEST_TRANSLATE__MEMORY_FILES="[]",  # translate through the model: something to kill
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
     )

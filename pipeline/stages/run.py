@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..llm.client import make_llm
+from ..records import Entry
 from ..settings import Settings
 from ..store.lock import output_lock
 from . import PIPELINE
 from .base import Report
 from .enrich import enrich_stage
 from .index import index_stage
-from .newsletter.stage import newsletter_all_dates
+from .newsletter.stage import NewsletterReport, newsletter_all_dates
 from .parse import parse_stage
 from .translate import translate_stage
 
@@ -29,6 +31,7 @@ class RunReport:
     summaries: dict[str, str] = field(default_factory=dict)
     exit_code: int = 0
     usage: dict[str, Any] = field(default_factory=dict)
+    next_steps: list[str] = field(default_factory=list)  # where to look when the run is done
 
     def add(self, stage: str, stage_report: Report) -> None:
         self.summaries[stage] = stage_report.summary()
@@ -43,6 +46,9 @@ class RunReport:
                 f"{u.get('completion_tokens', 0)} completion tokens, {u.get('retries', 0)} retries "
                 f"(429/5xx/timeouts), {u.get('invalid_replies', 0)} invalid replies re-asked"
             )
+        if self.next_steps:
+            lines.append("")
+            lines.extend(self.next_steps)
         return "\n".join(lines)
 
 
@@ -64,8 +70,36 @@ def run_all(settings: Settings, paths: list[Path], *, skip: tuple[str, ...] = ()
             "index": lambda: index_stage(settings),
             "newsletter": lambda: newsletter_all_dates(settings, llm=llm),
         }
+        done: dict[str, Report] = {}
         for name in SKIPPABLE:
             if name not in skip:
-                report.add(name, steps[name]())
+                done[name] = steps[name]()
+                report.add(name, done[name])
         report.usage = llm.meter.snapshot()
+    news = done.get("newsletter")
+    if isinstance(news, NewsletterReport) and news.paths:
+        report.next_steps = next_steps(settings, news.paths, parsed.entries, asked="index" in done)
     return report
+
+
+def next_steps(
+    settings: Settings, paths: list[Path], entries: list[Entry], *, asked: bool = True
+) -> list[str]:
+    """Where to look after a run: the newsletters, and a ``digest ask`` to try on the index."""
+    html = sorted(p for p in paths if p.suffix == ".html")
+    latest = html[-1] if html else sorted(paths)[-1]
+    folder = latest.parent
+    lines = [
+        f"Read the newsletter: {latest}" + (f" ({len(html)} issues in {folder}/)" if len(html) > 1 else "")
+    ]
+    top = max(entries, key=lambda e: (e.votes or 0, e.title), default=None)
+    if asked and top is not None:
+        name = top.title.split(":", 1)[0].strip()
+        flags = []
+        if settings.llm.provider == "mock":
+            flags.append("--llm mock")
+        if settings.out_dir != Path("outputs"):
+            flags.append(f"--out {shlex.quote(str(settings.out_dir))}")
+        question = shlex.quote(f"Which paper introduces {name}?")
+        lines.append(f"Ask the digests:     digest ask {' '.join([*flags, question])}")
+    return lines

@@ -65,7 +65,7 @@ def root(word: str) -> str:
         if w.endswith(suffix) and len(w) - len(suffix) >= 4:
             w = w[: -len(suffix)]
             break
-    if w.endswith("e") and len(w) > 4:
+    if w.endswith("e") and len(w) >= 4:
         w = w[:-1]
     return w
 
@@ -74,6 +74,12 @@ def roots(text: str) -> list[str]:
     """The roots of every word of ``text``, in order (words split at anything not a letter
     or digit, so "vision-language" is two words)."""
     return [root(w) for w in _EN_WORD.findall((text or "").lower())]
+
+
+def content_roots(text: str) -> list[str]:
+    """The roots of the content words of ``text`` (stop words dropped, 12,000 -> 12000)."""
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", (text or "").lower())
+    return [root(w) for w in _EN_WORD.findall(text) if w not in EN_STOPWORDS]
 
 
 def uses_term(term: str, text: str) -> bool:

@@ -40,44 +40,12 @@ from .urls import blank_urls
 _OUT_NUM = re.compile(r"(?<![0-9.,])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?")
 _ORDINAL_AFTER = re.compile(r"^\s*(번째|위|등|차|회차|세대|번)")
 _EN_SCALE = re.compile(r"^\s*(thousand|k\b|million|m\b|billion|b\b|trillion|t\b)", re.IGNORECASE)
-_EN_SCALE_VALUE = {
-    "thousand": 1e3,
-    "k": 1e3,
-    "million": 1e6,
-    "m": 1e6,
-    "billion": 1e9,
-    "b": 1e9,
-    "trillion": 1e12,
-    "t": 1e12,
-}
-_WORDS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "single": 1,
-    "double": 2,
-    "twice": 2,
-    "triple": 3,
-    "half": 0.5,
-    "dozen": 12,
-    "hundred": 100,
-    "thousand": 1000,
-    "first": 1,
-    "second": 2,
-    "third": 3,
-    "fourth": 4,
-    "fifth": 5,
-}
+_EN_SCALE_VALUE = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "b": 1e9}
+_EN_SCALE_VALUE |= {"trillion": 1e12, "t": 1e12}
+_SMALL = "zero one two three four five six seven eight nine ten eleven twelve"
+_WORDS: dict[str, float] = {w: float(i) for i, w in enumerate(_SMALL.split())}
+_WORDS |= {"single": 1, "double": 2, "twice": 2, "triple": 3, "half": 0.5, "dozen": 12, "hundred": 100}
+_WORDS |= {"thousand": 1000, "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
 
 
 @dataclass(frozen=True)
@@ -94,7 +62,11 @@ class Quantity:
 
     def accepted(self) -> set[float]:
         """Every value a rendering may state: the value at any English scale (7,300,000 as
-        "7.3 million" or "7.3M"), and a single group's number as written (730 of 730만)."""
+        "7.3 million" or "7.3M"), and a single group's number as written (3.8 of 3.8억).
+
+        The latter because machine-translated digests put 억 where the paper says B: the
+        seeds call MedMobile (3.8B parameters) "3.8억" and SHAKTI (2.5B) "2.5억", so a
+        faithful "3.8B" must pass.  A compound (1억 1,000만) has no such reading."""
         out = renderings(self.value)
         if self.coefficient is not None:
             out.add(self.coefficient)

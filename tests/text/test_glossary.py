@@ -84,3 +84,43 @@ def test_glossary_cli_without_parse_is_a_clean_error(tmp_path):
     res = CliRunner().invoke(main, ["glossary", "--out", str(tmp_path / "none")])
     assert res.exit_code == 3
     assert "digest parse" in res.output and "Traceback" not in res.output
+
+
+# -- the miner is conservative: agreeing evidence, no contradiction -------------------------
+
+
+def test_a_gloss_seen_once_binds_nothing():
+    texts = ["가지치기(shearing)로 채널을 줄입니다.", "가지치기를 적용합니다.", "가지치기를 다시 합니다."]
+    assert mine_glossary(texts) == {}  # one section glossed it: a slip of the digest's author
+
+
+def test_a_pair_glossed_alike_in_two_sections_binds():
+    texts = ["확산 모델(Diffusion Models)을 씁니다.", "확산 모델(diffusion model)로 생성합니다."]
+    assert mine_glossary(texts) == {"확산 모델": "Diffusion Models"}  # roots agree: Model == models
+
+
+def test_conflicting_glosses_bind_nothing():
+    same_term = ["속성(annotation)을 붙입니다.", "속성(annotation) 레이블", "속성(attribute) 결합"]
+    assert mine_glossary(same_term) == {}
+    longer = [
+        "가지치기(shearing)로 줄입니다.",
+        "가지치기(shearing)를 씁니다.",
+        "가우시안 가지치기(Gaussian pruning)를 합니다.",
+    ]
+    assert "가지치기" not in mine_glossary(longer)  # the longer gloss renders it otherwise
+    agreeing = ["정렬(alignment) 향상", "정렬(Alignment)을 위해", "특성 정렬 모듈(feature alignment module)"]
+    assert mine_glossary(agreeing)["정렬"].lower() == "alignment"
+
+
+def test_the_korean_count_uses_the_word_boundary():
+    # 속성 is glossed alike twice, but occurs as a word of its own only in those glosses'
+    # sections; 연속성 (continuity) does not count for it
+    texts = ["속성(attribute) 값", "속성(attribute) 키", "연속성 연속성 연속성"]
+    assert mine_glossary(texts, min_occurrences=3) == {}
+    assert mine_glossary(texts, min_occurrences=2) == {"속성": "attribute"}
+
+
+def test_seeds_glossary_leaves_out_the_wrong_glosses(seeds_dir):
+    mined = mine_glossary(_seed_texts(seeds_dir))
+    for ko in ("가지치기", "비자동회귀", "속성", "랜덤 순서", "모달리티", "내성", "반대 의견", "적응"):
+        assert ko not in mined, ko

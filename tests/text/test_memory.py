@@ -51,3 +51,35 @@ def test_missing_file_and_bad_lines(tmp_path: Path, caplog: pytest.LogCaptureFix
     assert load_memory(path).pairs == {"가": "ok"}
     assert f"{path}:2" in caplog.text and f"{path}:3" in caplog.text
     assert len(load_memory(None)) == 0
+
+
+def test_reviewed_glossary_exceptions_are_kept_per_pair(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "tm.jsonl"
+    lines = [
+        {
+            "ko": "엔트로피 정렬 샘플링",
+            "en": "entropy-ordered sampling",
+            "glossary_exceptions": {"정렬": "here: ordering"},
+        },
+        {"ko": "정렬", "en": "alignment", "glossary_exceptions": ["not", "an", "object"]},
+    ]
+    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    memory = load_memory(path)
+    first = memory.record("엔트로피  정렬 샘플링")
+    assert first is not None and first.glossary_exceptions == {"정렬": "here: ordering"}
+    assert (first.path, first.line) == (path, 1)
+    second = memory.record("정렬")
+    assert second is not None and second.en == "alignment" and second.glossary_exceptions == {}
+    assert f"{path}:2: ignoring glossary_exceptions" in caplog.text  # the pair itself is kept
+
+
+def test_the_validator_honours_exceptions_only_when_given() -> None:
+    from pipeline.stages.translate.validate import validate
+
+    gl = (("정렬", "Alignment"),)
+    ko, en = "엔트로피 정렬 샘플링", "entropy-ordered sampling"
+    assert validate(ko, en, gl) == ["glossary terms not used: 정렬 => Alignment"]
+    assert validate(ko, en, gl, {"정렬": "here: ordering"}) == []
+    assert validate("정렬된 모델", "an aligned model", gl) == []  # inflected forms count

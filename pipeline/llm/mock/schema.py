@@ -1,8 +1,12 @@
 """Fill any JSON schema from a paper's text, deterministically (the mock's metadata task).
 
-Enums get the value whose words (or their synonyms) occur most in the paper; string
-arrays get Latin-script terms of the paper; ``value`` fields in object arrays get
-numbers of the paper; ``tldr``/``summary`` get one English sentence from the title.
+Enums get the value whose words (or their synonyms) occur most in the paper.  When the
+paper is in English (the enrich request carries the translated sections), the fields are
+extractive (``extractive.py``): the TL;DR is the first sentence of "What's New", key
+results are (metric, value, context) found in one sentence, the name lists are names and
+phrases of the text.  Without English (Korean only), string arrays get Latin-script terms
+of the paper, ``value`` fields get its numbers, and a summary is one sentence naming the
+title and its terms.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import hashlib
 import re
 from typing import Any
 
+from ...text.escape import unescape_data
+from .extractive import EnglishPaper
 from .lexicon import mock_translate
 from .text import latin_terms, numbers, salient_terms
 
@@ -96,6 +102,7 @@ class SchemaFiller:
         self.numbers = numbers(paper)
         title = paper_title(self.raw)
         self.title = mock_translate(title).strip() or (self.salient[0] if self.salient else "this work")
+        self.english = EnglishPaper.parse(unescape_data(self.raw))
 
     # -- public -----------------------------------------------------------------------
 
@@ -171,6 +178,9 @@ class SchemaFiller:
         lo = schema.get("minItems", 0)
         hi = schema.get("maxItems", 5)
         item_type = items.get("type", "object" if "properties" in items else "string")
+        extracted = self._extractive_array(items, name, item_type)
+        if extracted is not None:
+            return extracted[: max(lo, hi)]
         if item_type == "object" or "properties" in items or "anyOf" in items:
             count = max(lo, min(hi, 2, max(1, len(self.numbers))))
             props = items.get("properties", {})
@@ -183,6 +193,31 @@ class SchemaFiller:
             return [self._number(name, i, item_type) for i in range(min(hi, 2))]
         picks = self._terms_for(name)
         return picks[: max(lo, min(hi, 5))]
+
+    def _extractive_array(self, items: dict[str, Any], name: str, item_type: str) -> list[Any] | None:
+        """The list a field of this name holds, read from the English text (None: no rule)."""
+        en = self.english
+        if en is None:
+            return None
+        n = name.lower()
+        props = items.get("properties", {})
+        if item_type == "object" and {"metric", "value"} <= set(props):
+            return [{k: kr.get(k, "") for k in props} for kr in en.key_results()]
+        if item_type != "string":
+            return None
+        for key, values in (
+            ("size", en.model_sizes),
+            ("param", en.model_sizes),
+            ("task", en.tasks),
+            ("method", en.methods),
+            ("dataset", en.datasets),
+            ("benchmark", en.benchmarks),
+            ("metric", en.metrics),
+            ("keyword", en.keywords),
+        ):
+            if key in n:
+                return values()
+        return None
 
     def _terms_for(self, name: str) -> list[str]:
         n = name.lower()
@@ -212,6 +247,8 @@ class SchemaFiller:
     def _string(self, name: str, index: int, in_array: bool) -> str:
         n = name.lower()
         if any(s in n for s in _SUMMARY_NAMES):
+            if self.english is not None:
+                return self.english.tldr()
             lead = ", ".join(self.salient[:2]) if self.salient else "its method"
             return f"{self.title} is presented, with results reported for {lead}."
         if "title" in n:

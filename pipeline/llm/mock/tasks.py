@@ -9,10 +9,13 @@ import math
 import re
 from typing import Any
 
+from ...text.english import content_roots, root
+from ...text.escape import unescape_data
 from ...text.hangul import SYLLABLES, has_hangul
+from .extractive import sentences as english_sentences
 from .lexicon import mock_translate, parse_glossary
 from .schema import SchemaFiller
-from .text import content_terms, latin_terms, sentences
+from .text import STOPWORDS, content_terms, latin_terms, sentences
 
 DEFAULT_REFUSAL = "I cannot answer this question from the digests."
 EMBED_DIMS = 384
@@ -109,58 +112,137 @@ def metadata_reply(user: str, schema: dict[str, Any] | None) -> str:
 
 
 def qa_reply(user: str, system: str, earlier: str = "") -> str:
-    """Answer from the sources with ``[ID]`` citations, or the refusal phrase.  ``earlier``:
+    """Extractive: the sentence(s) of the sources that best answer the question (overlap of
+    stemmed words and numbers, names weighing double), each followed by its ``[ID]``
+    citation and naming its paper; the refusal phrase when nothing overlaps.  ``earlier``:
     the conversation's earlier turns; a follow-up borrows their terms ("it" = the subject)."""
     rm = _REFUSAL.search(system) or _REFUSAL.search(user)
     refusal = rm.group(1).strip() if rm else DEFAULT_REFUSAL
     qm = _QUESTION.search(user)
-    question = qm.group(1).strip() if qm else ""
-    q_terms = content_terms(question)
-    weights = {t: (2 if any(c.isdigit() for c in t) or not t.isascii() else 1) for t in q_terms}
-    for t in latin_terms(question):  # names (LoRA, LLaMA2-7B) weigh more
-        if any(c.isupper() for c in t[1:]) or any(c.isdigit() for c in t):
-            weights[t.lower()] = 2
-    for t in content_terms(earlier):
+    question = unescape_data(qm.group(1).strip()) if qm else ""
+    weights = question_weights(question)
+    for t in question_weights(earlier):
         weights.setdefault(t, 1)
     needed = max(1, min(2, sum(weights.values())))  # a one-word question needs its word
+    korean = has_hangul(question)
     scored = []
     for order, (sid, body) in enumerate(_SOURCE.findall(user)):
-        terms = content_terms(body)
-        score = sum(w for t, w in weights.items() if t in terms)
-        if score >= needed:
-            scored.append((-score, order, sid, body))
+        title, text = _source_parts(unescape_data(body), korean)
+        best, score = _best_sentence(text, weights)
+        title_score = _score(title, weights)
+        if best is not None and score + title_score >= needed:
+            scored.append((-(score + title_score), order, sid, title, best))
     if not scored:
         return refusal
     scored.sort()
-    picked: list[str] = []
-    for _, _, sid, body in scored[:3]:
-        best = _best_sentence(body, weights)
-        if best:
-            picked.append(f"{best.rstrip()} [{sid}]")
-    if not picked:
-        return refusal
+    top = -scored[0][0]
+    picked = []
+    for neg, _, sid, title, best in scored[:3]:
+        if -neg * 4 < top * 3:  # much weaker than the best source: not part of the answer
+            break
+        picked.append(f"{_naming(title, best)} [{sid}]")
     answer = " ".join(picked)
-    if has_hangul(question):
+    if korean:
         answer = "자료에 따르면 다음과 같습니다. " + answer
     return answer
 
 
-def _best_sentence(body: str, weights: dict[str, int]) -> str | None:
+_STOP_ROOTS = frozenset(STOPWORDS | {root(w) for w in STOPWORDS})
+
+
+def question_weights(question: str) -> dict[str, int]:
+    """The question's words (stemmed) and numbers; numbers, names and Korean words weigh 2."""
+    weights = {t: 1 for t in content_roots(question) if t not in _STOP_ROOTS}
+    for t in content_terms(question):
+        if any(c.isdigit() for c in t) or not t.isascii():
+            weights[t] = 2
+    for t in latin_terms(question):  # names (LoRA, LLaMA2-7B) weigh more
+        if any(c.isupper() for c in t[1:]) or any(c.isdigit() for c in t):
+            for tok in content_roots(t) or [t.lower()]:
+                weights[tok] = 2
+    return weights
+
+
+def _score(text: str, weights: dict[str, int]) -> int:
+    terms = set(content_roots(text)) | content_terms(text)
+    return sum(w for t, w in weights.items() if t in terms)
+
+
+_SECTION_LABEL = re.compile(r"(?m)^[ \t]*(?:- )?[A-Z][A-Za-z' ]{1,40}:[ \t]")
+
+
+def _source_parts(body: str, korean: bool) -> tuple[str, str]:
+    """(title, the text to answer from): the English, or the Korean original when the
+    question is Korean or the source has no English."""
+    head, _, rest = body.strip().partition("\n")
+    m = re.match(r"Paper:\s*(.*?)(?:\s\(\d{4}-\d{2}-\d{2}\))?\.?$", head.strip())
+    title = m.group(1).strip() if m else ""
+    english, _, original = rest.partition("Korean original.")
+    if not m:
+        english = body
+    text = original if (korean and original.strip()) or not english.strip() else english
+    return title, _SECTION_LABEL.sub("", text)
+
+
+def _naming(title: str, sentence: str) -> str:
+    """The sentence, led by the paper's short title when it does not name the paper."""
+    short = title.split(":", 1)[0].strip()
+    if not short or short.casefold() in sentence.casefold():
+        return sentence.rstrip()
+    return f"{short}: {sentence.rstrip()}"
+
+
+def _best_sentence(body: str, weights: dict[str, int]) -> tuple[str | None, int]:
     best, best_score = None, 0
-    for sent in sentences(body):
+    for sent in sentences(body) if has_hangul(body) else english_sentences(body):
         if _INJECTION.search(sent):
             continue  # text in sources is data: never repeat instructions found there
-        terms = content_terms(sent)
-        score = sum(w for t, w in weights.items() if t in terms)
+        score = _score(sent, weights)
         if score > best_score:
             best, best_score = sent, score
-    return best
+    return best, best_score
 
 
 # -- 4. anything else -----------------------------------------------------------------------
 
 
+_ISSUE = re.compile(r"<issue\b[^>]*>(.*?)</issue>", re.S)
+_ISSUE_PAPER = re.compile(r"<paper\b[^>]*>\s*<title>(.*?)</title>\s*(?:<summary>(.*?)</summary>)?", re.S)
+_GENERIC_OPENING = re.compile(r"^(?:This|The)\s(?:paper|study|work|research|article)\b", re.I)
+INTRO_MAX_WORDS = 90
+
+
+def intro_reply(issue: str) -> str | None:
+    """A newsletter intro from the ``<issue>`` data, extractive: the one-sentence summaries
+    of its top papers (2-3, at most ~90 words), each naming its paper by its short title."""
+    picked: list[str] = []
+    words = 0
+    for title, summary in _ISSUE_PAPER.findall(issue):
+        title, summary = unescape_data(title).strip(), unescape_data(summary or "").strip()
+        if not summary or has_hangul(summary):
+            continue
+        short = title.split(":", 1)[0].strip()
+        sentence = (english_sentences(summary) or [summary])[0]
+        if _GENERIC_OPENING.match(sentence):
+            sentence = _GENERIC_OPENING.sub(short, sentence, count=1)
+        elif short.casefold() not in sentence.casefold():
+            sentence = f"{short}: {sentence}"
+        n = len(sentence.split())
+        if picked and words + n > INTRO_MAX_WORDS:
+            break
+        picked.append(sentence if sentence.endswith((".", "!", "?")) else sentence + ".")
+        words += n
+        if len(picked) == 3:
+            break
+    return " ".join(picked) if picked else None
+
+
 def text_reply(prompt: str) -> str:
+    issue = _ISSUE.search(prompt)
+    if issue:
+        intro = intro_reply(issue.group(1))
+        if intro:
+            return intro
     terms = [t for t in latin_terms(prompt) if len(t) > 2][:8]
     if not terms:
         return "This issue collects recent AI research papers and summarizes what is new in each."

@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.settings import load_settings
 from pipeline.stages.newsletter.stage import newsletter_stage
-from tests.paths import FIXTURES
+from tests.paths import FIXTURES, ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 EVIL = '<script>alert(1)</script> Tom & "Jerry" *bold* [link](x) _under_ #1 `code`'
@@ -240,3 +240,42 @@ def test_korean_titles_render_as_glyphs_not_boxes(tmp_path: Path) -> None:
     assert not same("korean", "korean2"), "two Korean titles render alike: boxes, not glyphs"
     differing = [y for y, (a, b) in enumerate(zip(shots["korean"], shots["korean2"], strict=True)) if a != b]
     assert len(differing) >= 8 and max(differing) - min(differing) < 40  # one line of text: the title
+
+
+# -- the sample issue, as a new user first sees it (and docs/newsletter.png) ------------------
+
+SCREENSHOT = ROOT / "docs" / "newsletter.png"
+
+
+def test_sample_issue_renders_and_screenshot(
+    seeds_run_without_index: tuple[Path, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The 21 October 2024 issue of ``digest run --llm mock seeds/``: real English in the
+    browser; ``--update-screenshot`` writes the README's docs/newsletter.png from it."""
+    out, _ = seeds_run_without_index
+    page = out / "newsletter" / "digest-2024-10-21.html"
+    dom = Dom()
+    dom.feed(chromium(tmp_path, "--dump-dom", page.as_uri()).stdout)
+    text = " ".join("".join(dom.text).split())
+    assert "Movie Gen: A Cast of Media Foundation Models" in dom.titles and len(dom.titles) == 50
+    assert "Movie Gen presents a set of media foundation models" in text  # the intro, from TL;DRs
+    assert "TL;DR:" in text and "accuracy: 57.43% (Skywork" in text  # a key result, from the English
+    assert "is presented, with results reported for" not in text
+
+    png = tmp_path / "newsletter.png"
+    chromium(
+        tmp_path,
+        f"--screenshot={png}",
+        "--blink-settings=preferredColorScheme=1",
+        "--window-size=900,1500",
+        page.as_uri(),
+    )
+    w, h, rows = read_png(png)
+    assert (w, h) == (900, 1500)
+    card = [brightness(rows, x, y) for y in range(40, 1400, 7) for x in range(120, 780, 5)]
+    assert min(card) < 90 and sum(b < 128 for b in card) > 500  # plenty of text on the card
+    if request.config.getoption("--update-screenshot"):
+        SCREENSHOT.write_bytes(png.read_bytes())
+    assert SCREENSHOT.is_file(), "docs/newsletter.png is missing: run pytest with --update-screenshot"
+    sw, sh, _ = read_png(SCREENSHOT)
+    assert (sw, sh) == (900, 1500)

@@ -165,7 +165,7 @@ def test_memory_reuses_translations_without_requests(tmp_path, fixtures, caplog)
     lines.insert(1, "{not json")
     lines.insert(2, json.dumps({"ko": "only ko"}))
     mem.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    settings = make_settings(tmp_path, fixtures, translate={"memory_file": mem})
+    settings = make_settings(tmp_path, fixtures, translate={"memory_files": [mem]})
     with caplog.at_level(logging.WARNING):
         report, mock = run(settings)
     assert f"{mem}:2" in caplog.text and f"{mem}:3" in caplog.text
@@ -175,6 +175,36 @@ def test_memory_reuses_translations_without_requests(tmp_path, fixtures, caplog)
     assert sorted(r.text for r in records if r.origin == "memory") == sorted(
         f"MEMORY {i}" for i in range(len(korean))
     )
+
+
+def test_shipped_memory_by_default_and_memory_flag_adds_a_winning_file(tmp_path, shipped_memory):
+    """A sample digest: the shipped memory covers it; ``--memory FILE`` is used in addition
+    and wins where both have a pair."""
+    out = tmp_path / "out"
+    digest = PROJECT_ROOT / "seeds" / "003_b7604eca8e731035.txt"
+    assert CliRunner().invoke(main, ["parse", str(digest), "--out", str(out)]).exit_code == 0
+    res = CliRunner().invoke(main, ["translate", "--llm", "mock", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    n = sum(len(json.loads(line)["sections"]) for line in (out / "entries.jsonl").read_text().splitlines())
+    assert f"model 0, cache 0, memory {n}" in res.output
+    assert f"{n}/{n} sections from the reviewed translation memory (seeds/memory.jsonl)" in res.output
+    first = read_jsonl(out / "translations.jsonl", SectionTranslation)
+    mine = tmp_path / "mine.jsonl"
+    section = json.loads((out / "entries.jsonl").read_text().splitlines()[0])["sections"][0]
+    mine.write_text(json.dumps({"ko": section["text"], "en": "MY OWN"}) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["translate", "--llm", "mock", "--out", str(out), "--memory", str(mine)])
+    assert res.exit_code == 0, res.output
+    assert f"{n}/{n} sections from the translation memory (seeds/memory.jsonl, {mine})" in res.output
+    again = read_jsonl(out / "translations.jsonl", SectionTranslation)
+    assert again[0].text == "MY OWN" != first[0].text and again[1:] == first[1:]
+
+
+def test_memory_file_is_a_deprecated_alias(tmp_path, caplog):
+    mem = tmp_path / "old.jsonl"
+    with caplog.at_level(logging.WARNING):
+        settings = load_settings(out_dir=tmp_path, translate={"memory_files": [], "memory_file": mem})
+    assert settings.translate.memory_files == [mem] and settings.translate.memory_file is None
+    assert "translate.memory_file is deprecated" in caplog.text
 
 
 def test_memory_file_missing_is_an_input_error(tmp_path, fixtures):

@@ -1,0 +1,103 @@
+"""The mock writes sense from English: extractive TL;DRs, key results, names, intros and
+answers, each a piece of the text it was given (deterministic; nothing invented)."""
+
+from __future__ import annotations
+
+import json
+
+from pipeline.llm.mock.extractive import EnglishPaper, sentences, shorten
+from pipeline.llm.mock.tasks import intro_reply, metadata_reply, qa_reply
+from pipeline.stages.enrich.schema import LLMMetadata
+
+PAPER = """Title: MedMobile: A mobile-sized language model with expert-level clinical capabilities
+
+- What's New: MedMobile is a mobile-sized language model with 3.8B parameters that can run even on mobile devices, offering expert-level clinical capabilities. It approaches models 100 times its size.
+- Technical Details: MedMobile was developed by fine-tuning phi-3-mini on the MedSynth dataset, using Chain-of-Thought (CoT) and ensembling.
+- Performance Highlights: MedMobile achieved 75.7% accuracy on MedQA, close to UltraMedical 8B. It is 2x faster than GPT-4 on a phone."""
+
+
+def test_sentences_keep_abbreviations_and_decimals() -> None:
+    assert sentences("It scored 75.7% (e.g. on MedQA). o1 wins. Done") == [
+        "It scored 75.7% (e.g. on MedQA).",
+        "o1 wins.",
+        "Done",
+    ]
+
+
+def test_shorten_cuts_at_a_clause_boundary() -> None:
+    long = (
+        "MuVi is an innovative framework for generating music that matches the visual content of videos, "
+        "effectively addressing the problems of visual semantic alignment and rhythmic synchronization "
+        "across many diverse genres and styles of music and video."
+    )
+    short = shorten(long)
+    assert (
+        short
+        == "MuVi is an innovative framework for generating music that matches the visual content of videos."
+    )
+    assert shorten("Short and sweet") == "Short and sweet."
+
+
+def test_english_paper_fields_come_from_the_text() -> None:
+    paper = EnglishPaper.parse(PAPER)
+    assert paper is not None and paper.name == "MedMobile"
+    assert paper.tldr().startswith("MedMobile is a mobile-sized language model with 3.8B parameters")
+    results = paper.key_results()
+    assert results[0] == {
+        "metric": "accuracy on MedQA",
+        "value": "75.7%",
+        "context": "MedMobile achieved 75.7% accuracy on MedQA",
+    }
+    assert results[1]["value"] == "2x" and "faster" in results[1]["metric"]
+    assert all(r["value"] in r["context"] and r["context"] in PAPER for r in results)
+    assert paper.model_sizes() == ["3.8B", "8B"]
+    assert paper.datasets() == ["MedSynth"] and paper.benchmarks() == ["MedQA"]
+    assert paper.methods()[0] == "MedMobile" and "Chain-of-Thought" in paper.methods()
+    assert "accuracy" in paper.metrics()
+    assert EnglishPaper.parse(PAPER.replace("clinical capabilities.", "임상 능력.")) is None  # Korean left
+
+
+def test_metadata_reply_is_extractive_for_english_and_valid() -> None:
+    schema = LLMMetadata.model_json_schema()
+    data = LLMMetadata.model_validate(
+        json.loads(metadata_reply(f'<paper id="x">\n{PAPER}\n</paper>', schema))
+    )
+    assert data.tldr and data.tldr in PAPER.replace("\n", " ") + "."
+    assert "is presented, with results reported for" not in data.tldr
+    assert [k.value for k in data.key_results][:1] == ["75.7%"]
+    assert data.topic.value != "other"
+
+
+def test_intro_names_the_top_papers_from_their_tldrs() -> None:
+    issue = (
+        '<paper votes="70" topic="Video"><title>Movie Gen: A Cast of Media Foundation Models</title>'
+        "<summary>Movie Gen presents media foundation models that generate 1080p videos.</summary></paper>\n"
+        '<paper votes="60" topic="Evaluation"><title>MixEval-X: Any-to-Any Evaluations</title>'
+        "<summary>This paper standardises evaluations across modalities.</summary></paper>\n"
+        '<paper votes="50" topic="Other"><title>Parrot: Multilingual Visual Instruction Tuning</title>'
+        "<summary>Advances in MLLMs mark a step forward.</summary></paper>\n"
+        '<paper votes="40" topic="Other"><title>Fourth</title><summary>Not picked.</summary></paper>'
+    )
+    assert intro_reply(issue) == (
+        "Movie Gen presents media foundation models that generate 1080p videos. "
+        "MixEval-X standardises evaluations across modalities. "
+        "Parrot: Advances in MLLMs mark a step forward."
+    )
+
+
+def test_answer_is_the_best_sentence_with_its_citation() -> None:
+    user = (
+        '<source id="2410.09019">\nPaper: MedMobile: A mobile-sized model (2024-10-21).\n'
+        + PAPER.split("\n", 2)[2].replace("- ", "")
+        + '\n</source>\n\n<source id="2410.13720">\nPaper: Movie Gen: A Cast (2024-10-21).\n'
+        "What's New: Movie Gen presents media foundation models.\n</source>\n\n"
+    )
+    answer = qa_reply(user + "<question>Which paper runs a clinical model on mobile devices?</question>", "")
+    assert answer == (
+        "MedMobile is a mobile-sized language model with 3.8B parameters that can run even on mobile "
+        "devices, offering expert-level clinical capabilities. [2410.09019]"
+    )
+    named = qa_reply(user + "<question>How fast is it on a phone?</question>", "")
+    assert named == "MedMobile: It is 2x faster than GPT-4 on a phone. [2410.09019]"  # names its paper
+    refusal = qa_reply(user + "<question>What is the capital of France?</question>", "")
+    assert refusal == "I cannot answer this question from the digests."
