@@ -33,7 +33,10 @@ def run() -> str:
             out.mkdir()
             shutil.copy(base / "entries.jsonl", out / "entries.jsonl")
             settings = load_settings(
-                out_dir=out, progress="off", llm={"provider": "mock"}, translate={"batch_tokens": budget}
+                out_dir=out,
+                progress="off",
+                llm={"provider": "mock"},
+                translate={"batch_tokens": budget, "memory_files": []},  # the model path, not the memory
             )
             entries = OutDir(settings.out_dir).load_entries()
             source = sum(count_tokens(s.text, settings.llm.chat_model) for e in entries for s in e.sections)

@@ -23,6 +23,7 @@ def _settings(out: Path, concurrency: int, faults: str):
         progress="off",
         llm={"provider": "mock", "concurrency": concurrency, "mock_faults": faults},
         index={"embedding": "endpoint"},
+        translate={"memory_files": []},  # the model path: the seeds' reviewed memory would answer all
     )
 
 
