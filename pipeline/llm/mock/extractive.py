@@ -36,6 +36,12 @@ _SECTION = re.compile(r"^- (?:(?P<label>[A-Z][A-Za-z' ]{1,40}): )?(?P<text>.+)$"
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|et al|vs|approx|cf|Fig|Eq|No)\.$")
 MAX_TLDR_WORDS = 30
 _CLAUSE_BREAK = re.compile(r",\s|;\s|:\s|\s[-–—]\s|\s(?=(?:which|while|whereas|and thus|thereby)\s)")
+_AND_BREAK = re.compile(r"\s(?=and\s)")
+_SUBORDINATE = re.compile(r"(?:whereas|while|although|though|because|since|if|when|unlike)\b", re.I)
+_ARTICLE = re.compile(r"(?:the|a|an)\s", re.I)
+_DANGLING_WORDS = frozenset(
+    "a an the of to in on for by at from with through via into as and or but that its their".split()  # noqa: SIM905
+)
 
 _SIZE = re.compile(r"(?<![\w.-])(\d+(?:\.\d+)?\s?[BM])(?:-| )?(?=parameter|param|\b)")
 _TASK_HEADS = (
@@ -81,19 +87,51 @@ def sentences(text: str) -> list[str]:
     return [s for s in out if s]
 
 
+def _open_at(sentence: str, pos: int) -> bool:
+    """Whether ``pos`` is inside parentheses or brackets."""
+    head = sentence[:pos]
+    return head.count("(") > head.count(")") or head.count("[") > head.count("]")
+
+
+def _cut_at(sentence: str, breaks: re.Pattern[str], limit: int) -> int | None:
+    """The last break of ``breaks`` keeping 8..``limit`` words that ends a clause: not inside
+    parentheses, not leaving a dependent clause ("whereas existing solutions ...") or an
+    apposition ("Layout generation, the key to ...") dangling at the end, not between words
+    of one phrase ("in complex, long videos")."""
+    found = list(breaks.finditer(sentence))
+    ends = [m.start() for m in found[1:]] + [len(sentence)] if found else []
+    best = None
+    start, prev_start = 0, 0
+    for m, nxt in zip(found, ends, strict=True):
+        n = len(sentence[: m.start()].split())
+        clause = sentence[start : m.start()].strip()
+        dangling = bool(_SUBORDINATE.match(clause))
+        apposition = start > 0 and _ARTICLE.match(clause) and len(sentence[:prev_start].split()) <= 4
+        phrase = len(sentence[m.end() : nxt].split()) < 3
+        if 8 <= n <= limit and not (dangling or apposition or phrase or _open_at(sentence, m.start())):
+            best = m.start()
+        prev_start, start = start, m.end()
+    return best
+
+
 def shorten(sentence: str, limit: int = MAX_TLDR_WORDS) -> str:
     """``sentence`` cut to at most ``limit`` words at the last clause boundary that keeps
-    at least 8 words; it ends with a full stop."""
+    at least 8 words (else before the last "and", else at ``limit`` words without a
+    trailing article, preposition or conjunction); it ends with a full stop."""
     sentence = sentence.strip()
     words = sentence.split()
     if len(words) <= limit:
         return sentence if sentence.endswith((".", "!", "?")) else sentence + "."
-    best = None
-    for m in _CLAUSE_BREAK.finditer(sentence):
-        n = len(sentence[: m.start()].split())
-        if 8 <= n <= limit:
-            best = m.start()
-    cut = sentence[:best] if best is not None else " ".join(words[:limit])
+    best = _cut_at(sentence, _CLAUSE_BREAK, limit)
+    if best is None:
+        best = _cut_at(sentence, _AND_BREAK, limit)
+    if best is not None:
+        cut = sentence[:best]
+    else:
+        kept = words[:limit]
+        while len(kept) > 8 and kept[-1].lower().strip(",;:") in _DANGLING_WORDS:
+            kept.pop()
+        cut = " ".join(kept)
     return cut.rstrip(" ,;:-–—") + "."
 
 

@@ -72,6 +72,9 @@ may might will would is are was were be been
 """.split()  # noqa: SIM905
 )
 
+# words a context never ends on
+_TRAILING = STOP | VERBS | frozenset("at as through over under vs vs.".split())  # noqa: SIM905
+
 
 def name_like(name: str) -> bool:
     """A name has a capital after its first letter, a digit or a hyphen ("MedQA", "GPT-4o"),
@@ -167,7 +170,7 @@ def clause(sent: str, start: int, end: int, limit: int = 120) -> str:
         else:
             na -= 1
     text = window(nb, na)
-    while na > 1 and text.split()[-1].lower() in STOP | VERBS:  # "... benchmark while"
+    while na > 1 and text.split()[-1].lower() in _TRAILING:  # "... benchmark while", "... at"
         na -= 1
         text = window(nb, na)
     return text.strip(" ,;:(").rstrip(".")

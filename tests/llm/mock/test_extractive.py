@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pipeline.llm.mock.extractive import EnglishPaper, sentences, shorten
 from pipeline.llm.mock.tasks import intro_reply, metadata_reply, qa_reply
 from pipeline.stages.enrich.schema import LLMMetadata
@@ -36,6 +38,49 @@ def test_shorten_cuts_at_a_clause_boundary() -> None:
         == "MuVi is an innovative framework for generating music that matches the visual content of videos."
     )
     assert shorten("Short and sweet") == "Short and sweet."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "want"),
+    [
+        # a dependent clause is not left dangling ("whereas ...")
+        (
+            "UniReal is a unified framework for tackling diverse image generation and editing tasks: "
+            "whereas existing solutions take a different approach for each task, UniReal treats image "
+            "tasks as discontinuous video generation to unify them into a single general format.",
+            "UniReal is a unified framework for tackling diverse image generation and editing tasks.",
+        ),
+        # no clause break: before the last "and", not mid-phrase ("... the text condition through.")
+        (
+            "STIV is a new framework for text- and image-conditioned video generation that integrates the "
+            "image condition into a Diffusion Transformer (DiT) through frame replacement and applies the "
+            "text condition through joint image-text classifier-free guidance.",
+            "STIV is a new framework for text- and image-conditioned video generation that integrates the "
+            "image condition into a Diffusion Transformer (DiT) through frame replacement.",
+        ),
+        # a comma inside one phrase ("in complex, long videos") is no clause boundary
+        (
+            "SAM2Long proposes a method that improves the video segmentation capability of the existing "
+            "SAM 2 by introducing a training-free memory tree structure, enabling more effective object "
+            "segmentation in complex, long videos.",
+            "SAM2Long proposes a method that improves the video segmentation capability of the existing "
+            "SAM 2 by introducing a training-free memory tree structure.",
+        ),
+        # an apposition is no clause: the cut keeps the verb
+        (
+            "Layout generation, the key to realizing automated graphic design, requires arranging the "
+            "positions and sizes of various multimodal design elements in a manner that is visually "
+            "pleasing and adheres to constraints.",
+            "Layout generation, the key to realizing automated graphic design, requires arranging the "
+            "positions and sizes of various multimodal design elements in a manner that is visually pleasing.",
+        ),
+        # no break at all: a word cut that does not end on a function word
+        (" ".join(["word"] * 29 + ["of", "the", "end", "here"]), " ".join(["word"] * 29) + "."),
+    ],
+)
+def test_shorten_keeps_a_sentence(sentence: str, want: str) -> None:
+    assert shorten(sentence) == want
+    assert len(want.split()) <= 30
 
 
 def test_english_paper_fields_come_from_the_text() -> None:
@@ -101,3 +146,14 @@ def test_answer_is_the_best_sentence_with_its_citation() -> None:
     assert named == "MedMobile: It is 2x faster than GPT-4 on a phone. [2410.09019]"  # names its paper
     refusal = qa_reply(user + "<question>What is the capital of France?</question>", "")
     assert refusal == "I cannot answer this question from the digests."
+
+
+def test_result_context_does_not_end_on_a_preposition() -> None:
+    from pipeline.llm.mock.results import clause
+
+    sent = (
+        "The MobileVD model is 523x more efficient (1817.2 vs. 4.34 TFLOPs) at the cost of a slight "
+        "drop in quality (FVD 149 vs. 171)."
+    )
+    at = sent.index("523x")
+    assert clause(sent, at, at + 4) == "The MobileVD model is 523x more efficient (1817.2 vs. 4.34 TFLOPs)"
