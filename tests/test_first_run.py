@@ -60,6 +60,7 @@ def test_newsletters_hold_no_romanised_korean_and_no_template(
     out, _ = seeds_run_without_index
     files = sorted((out / "newsletter").glob("digest-*.*"))
     assert {p.suffix for p in files} == {".md", ".html", ".xml"} and len(files) == 15
+    files.append(out / "newsletter" / "feed.xml")  # the cumulative feed
     for path in files:
         text = path.read_text(encoding="utf-8")
         found = sorted(_latin_words(text) & romanised)
