@@ -25,6 +25,15 @@ class LLMError(DigestError):
     exit_code = 4
 
 
+class ContextLengthError(LLMError):
+    """The request exceeded the model's context window (any server's wording or status).
+
+    Never retried as is: the stage splits the batch (or shortens the input).
+    ``context_window`` is the window in tokens when the server stated it."""
+
+    context_window: int | None = None
+
+
 class LockError(DigestError):
     """Another run holds the output folder."""
 

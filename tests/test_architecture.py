@@ -227,6 +227,7 @@ ARTIFACT_FILES = {
     "batches.jsonl",
     ".mock-llm",
     ".digest.lock",
+    "capabilities.json",
 }
 ARTIFACT_DIRS = {"chroma", "bm25", "cache", "newsletter", "batches"}
 

@@ -15,6 +15,7 @@ from ..logsafe import install_redaction
 COMMAND_MODULES = (
     "core",
     "llm",
+    "doctor",
     "translate",
     "enrich",
     "retrieval",

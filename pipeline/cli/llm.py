@@ -57,7 +57,7 @@ def models_cmd(**opts: object) -> None:
     """List the models the configured endpoint serves (checks URL and key)."""
     from ..llm import make_llm
 
-    settings = build_settings(**opts)  # type: ignore[arg-type]
+    settings = build_settings(pick_model=False, **opts)  # type: ignore[arg-type]
     # a quick check: an endpoint that is down is reported in seconds, not after every retry
     settings.llm.max_retries = min(settings.llm.max_retries, 1)
     for name in make_llm(settings).list_models():

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from ..llm.presets import preset_names
 from ..llm.registry import provider_names
 from ..settings import Settings, load_settings
 
@@ -46,6 +47,12 @@ def endpoint_options(f: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="LLM provider: an OpenAI-compatible endpoint, Azure OpenAI, or the offline mock.",
     )(f)
+    f = click.option(
+        "--preset",
+        type=click.Choice(preset_names()),
+        default=None,
+        help="Settings for a known server (base URL, JSON mode, concurrency, timeout); explicit ones win.",
+    )(f)
     return click.option("--base-url", default=None, help="OpenAI-compatible base URL.")(f)
 
 
@@ -59,18 +66,27 @@ def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--concurrency", type=int, default=None, help="Requests in flight.")(f)
 
 
+_NOT_GIVEN: Any = object()
+
+
 def build_settings(
     config_file: Path | None = None,
     out_dir: Path | None = None,
-    llm_provider: str | None = None,
+    llm_provider: Any = _NOT_GIVEN,
     chat_model: str | None = None,
     base_url: str | None = None,
     concurrency: int | None = None,
+    preset: str | None = None,
+    pick_model: bool = True,
     memory: tuple[Path, ...] | list[Path] = (),
     **sections: dict[str, Any],
 ) -> Settings:
     """Settings from flags (``sections``: nested overrides), env, TOML and defaults;
-    ``memory``: the ``--memory`` files, added after ``translate.memory_files`` (they win)."""
+    ``memory``: the ``--memory`` files, added after ``translate.memory_files`` (they win).
+    For a command with the LLM options, a local endpoint's only model is used when none was
+    set (``llm/served.py``; ``pick_model``)."""
+    uses_llm = llm_provider is not _NOT_GIVEN  # a command with the LLM options
+    llm_provider = None if llm_provider is _NOT_GIVEN else llm_provider
     overrides: dict[str, Any] = {
         "out_dir": out_dir,
         "llm": {
@@ -78,6 +94,7 @@ def build_settings(
             "chat_model": chat_model,
             "base_url": base_url,
             "concurrency": concurrency,
+            "preset": preset,
         },
     }
     for key, value in sections.items():
@@ -92,6 +109,13 @@ def build_settings(
         tr.memory_files = [*(p for p in tr.memory_files if p not in memory), *memory]
     if settings.out_dir.exists() and not settings.out_dir.is_dir():
         raise ConfigError(f"output folder {settings.out_dir} is a file, not a folder: choose another --out")
+    if uses_llm and pick_model:
+        from ..llm.served import pick_served_model
+
+        model = pick_served_model(settings)
+        if model:
+            settings.llm.chat_model = model
+            settings.llm.refresh_prices()
     return settings
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .base import Completion
+from .extract import extract_json
+from .quirks import echoed_tags, echoes_prompt
 
 # Keywords OpenAI's strict mode rejects or that only add noise; pydantic validates them anyway.
 _DROP = {
@@ -94,19 +96,23 @@ def strict_json_schema(model_cls: type[BaseModel]) -> dict[str, Any]:
 
 
 def json_schema_format(model_cls: type[BaseModel], schema_name: str) -> dict[str, Any]:
+    return schema_format(strict_json_schema(model_cls), schema_name)
+
+
+def schema_format(schema: dict[str, Any], schema_name: str) -> dict[str, Any]:
     name = re.sub(r"[^A-Za-z0-9_-]", "_", schema_name)[:64] or "result"
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": name, "strict": True, "schema": strict_json_schema(model_cls)},
-    }
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
 
 
 def with_schema_in_system(messages: list[dict], model_cls: type[BaseModel], schema_name: str) -> list[dict]:
     """json_object mode: the server cannot enforce the schema, so the prompt states it."""
-    schema = json.dumps(strict_json_schema(model_cls), ensure_ascii=False)
+    return with_schema_note(messages, strict_json_schema(model_cls), schema_name)
+
+
+def with_schema_note(messages: list[dict], schema: dict[str, Any], schema_name: str) -> list[dict]:
     note = (
         f"Reply with one JSON object only (no prose, no code fences) that is valid against this "
-        f'JSON schema named "{schema_name}":\n<json_schema>\n{schema}\n</json_schema>'
+        f'JSON schema named "{schema_name}":\n<json_schema>\n{json.dumps(schema, ensure_ascii=False)}\n</json_schema>'
     )
     msgs = [dict(m) for m in messages]
     if msgs and msgs[0].get("role") in ("system", "developer"):
@@ -116,21 +122,27 @@ def with_schema_in_system(messages: list[dict], model_cls: type[BaseModel], sche
     return msgs
 
 
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
+def mode_request(
+    mode: str, messages: list[dict], schema: dict[str, Any], schema_name: str
+) -> tuple[list[dict], dict[str, Any] | None]:
+    """The messages and ``response_format`` of a structured request in one mode of the chain
+    (see ``capabilities.MODES``): only ``json_schema`` leaves the schema out of the prompt."""
+    if mode == "json_schema":
+        return [dict(m) for m in messages], schema_format(schema, schema_name)
+    noted = with_schema_note(messages, schema, schema_name)
+    if mode == "json_object_schema":
+        return noted, {"type": "json_object", "schema": schema}
+    if mode == "json_object":
+        return noted, {"type": "json_object"}
+    return noted, None
 
 
 def parse_json_reply(text: str, model_cls: type[BaseModel]) -> tuple[BaseModel | None, list[str]]:
-    """Validate a reply; return (value, []) or (None, short error descriptions)."""
-    raw = text or ""
-    m = _FENCE.match(raw)
-    if m:
-        raw = m.group(1)
-    if not raw.strip():
-        return None, ["the reply was empty"]
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return None, [f"the reply is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+    """Validate a reply (found tolerantly: code fences, prose around it, trailing commas...);
+    return (value, []) or (None, short error descriptions)."""
+    data, why = extract_json(text)
+    if why:
+        return None, [why]
     try:
         return model_cls.model_validate(data), []
     except ValidationError as exc:
@@ -155,19 +167,34 @@ def reask_messages(previous: str, errors: list[str], *, truncated: bool, refused
             body += "It was cut off. Reply again more concisely so that it fits.\n"
         body += "Reply again with only a corrected JSON object valid against the schema."
     turns: list[dict] = []
-    if previous:
+    if previous and not truncated:  # a cut-off reply only fills the context window of the re-ask
         turns.append({"role": "assistant", "content": previous[:4000]})
     turns.append({"role": "user", "content": body})
     return turns
 
 
-def check_structured(comp: Completion, model_cls: type[BaseModel]) -> tuple[BaseModel | None, list[str]]:
-    """One structured-output reply: (value, []) or (None, why it cannot be used)."""
+ECHO_ERROR = "the reply repeats the prompt instead of answering it"
+
+
+def check_structured(
+    comp: Completion, model_cls: type[BaseModel], messages: list[dict] | None = None
+) -> tuple[BaseModel | None, list[str]]:
+    """One structured-output reply: (value, []) or (None, why it cannot be used).  With the
+    request's ``messages``, a reply that repeats the prompt is refused too (:data:`ECHO_ERROR`)."""
     if comp.refusal:
         return None, [f"refused: {comp.refusal[:200]}"]
+    if comp.finish_reason == "no_choices":
+        return None, ["the server sent no choices (an empty reply)"]
+    value, errs = parse_json_reply(comp.text, model_cls)
+    if messages:
+        tags = echoed_tags(comp.text, messages)
+        if tags:
+            return None, [f"{ECHO_ERROR} (it holds the prompt's {', '.join('<' + t + '>' for t in tags)})"]
+        if value is None and echoes_prompt(comp.text, messages):
+            return None, [ECHO_ERROR]
     if comp.finish_reason == "length":
         return None, ["the reply was cut off at the token limit (finish_reason=length)"]
-    return parse_json_reply(comp.text, model_cls)
+    return value, errs
 
 
 def completion_from_body(body: dict[str, Any]) -> Completion:
@@ -176,7 +203,7 @@ def completion_from_body(body: dict[str, Any]) -> Completion:
     pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
     choices = body.get("choices") or []
     if not choices:
-        return Completion("", "error", pt, ct)
+        return Completion("", "no_choices", pt, ct)
     msg = choices[0].get("message") or {}
     return Completion(
         text=msg.get("content") or "",
@@ -194,3 +221,18 @@ def single_attempt(comp: Completion, model_cls: type[BaseModel]) -> StructuredRe
     truncated = comp.finish_reason == "length" and not comp.refusal
     errors = [f"attempt 1: {e}" for e in errs]
     return StructuredResult(value, value is not None, errors, 1, bool(comp.refusal), truncated, comp.text)
+
+
+def fold_system(messages: list[dict]) -> list[dict]:
+    """For servers that ignore system messages (llama-cpp-python's gemma chat format drops
+    them): the system text goes at the head of the first user message instead."""
+    system = [str(m.get("content") or "") for m in messages if m.get("role") in ("system", "developer")]
+    if not system:
+        return messages
+    rest = [dict(m) for m in messages if m.get("role") not in ("system", "developer")]
+    head = "\n\n".join(s for s in system if s.strip())
+    for m in rest:
+        if m.get("role") == "user":
+            m["content"] = f"{head}\n\n{m.get('content') or ''}".strip()
+            return rest
+    return [{"role": "user", "content": head}, *rest]

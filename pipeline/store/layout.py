@@ -27,6 +27,7 @@ INDEX_LOCATION = "index.json"  # index: where the vector store is (server or emb
 CHROMA = "chroma"  # index: the embedded vector store
 BM25 = "bm25"  # index: the lexical indexes
 CACHE = "cache"  # the LLM stages' journals: cache/<stage>.jsonl
+CAPABILITIES = "capabilities.json"  # cache/capabilities.json: what each endpoint was found to do
 NEWSLETTER = "newsletter"  # newsletter
 FEED = "feed.xml"  # newsletter: the cumulative feed, newsletter/feed.xml
 BATCH_LEDGER = "batches.jsonl"  # batch: every submission step
@@ -76,6 +77,11 @@ class OutDir:
     def feed_path(self) -> Path:
         """The cumulative RSS feed (the latest papers of every digest date)."""
         return self.newsletter_dir / FEED
+
+    @property
+    def capabilities_path(self) -> Path:
+        """The probed capabilities of each endpoint and model (``pipeline/llm/capabilities.py``)."""
+        return self.root / CACHE / CAPABILITIES
 
     def journal_path(self, stage: str) -> Path:
         """The journal (resumable cache) of one stage's LLM results."""

@@ -9,7 +9,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from pipeline.errors import LLMError
+from pipeline.errors import ConfigError, ContextLengthError
 from pipeline.llm import make_llm, strict_json_schema
 from pipeline.llm.mock import MockLLM, Recorder
 from pipeline.records import KeyResult, Metadata
@@ -130,8 +130,8 @@ def test_auto_falls_back_once_when_server_rejects_json_schema(tmp_path: Path, ca
         and len(mock.recorder.requests) == 3
         and mock.recorder.requests[2]["response_format"]["type"] == "json_object"
     )
-    # a server that rejects json_schema when json_schema is demanded is a transport/config error
-    with pytest.raises(LLMError, match="HTTP 400"):
+    # a server that refuses the mode llm.json_mode demands is a settings error naming the setting
+    with pytest.raises(ConfigError, match="refuses structured output mode json_schema.*llm.json_mode"):
         _llm(
             tmp_path, cache_dir, recording_mock(reject_json_schema=True), json_mode="json_schema"
         ).complete_json(PAPER, PaperFacts, schema_name="facts")
@@ -191,7 +191,7 @@ def test_small_max_tokens_truncates_for_real(tmp_path: Path, cache_dir: Path) ->
 def test_auto_keeps_json_schema_after_an_unrelated_400(tmp_path: Path, cache_dir: Path) -> None:
     msg = {
         "error": {
-            "message": "This model's maximum context length is 8 tokens.",
+            "message": "This model's maximum context length is 8192 tokens.",
             "type": "invalid_request_error",
             "param": "messages",
             "code": None,
@@ -200,7 +200,8 @@ def test_auto_keeps_json_schema_after_an_unrelated_400(tmp_path: Path, cache_dir
     recorder = Recorder(answer=lambda req: (400, msg) if len(recorder) == 1 else None)
     mock = MockLLM(recorder=recorder)
     llm = _llm(tmp_path, cache_dir, mock)
-    with pytest.raises(LLMError, match="maximum context length"):
+    with pytest.raises(ContextLengthError, match="maximum context length") as err:
         llm.complete_json(PAPER, PaperFacts, schema_name="facts")
+    assert err.value.context_window == 8192  # for the stage to split the batch
     assert llm.complete_json(PAPER, PaperFacts, schema_name="facts").ok
     assert [b["response_format"]["type"] for b in mock.recorder.requests] == ["json_schema", "json_schema"]

@@ -33,6 +33,7 @@ class FaultPlan:
     batch_fail_rate: float = 0.0
     batch_steps: int = 1  # retrieves before a batch completes
     batch_expire_after: int = -1  # >= 0: the batch expires after that many requests ran
+    replay: tuple[str, ...] = ()  # quirk fixtures answering the next requests, in order (replay.py)
 
     def __post_init__(self) -> None:
         bad = [k for k in self.kinds if k not in KINDS]
@@ -74,7 +75,7 @@ def parse_fault_spec(spec: str | None) -> FaultPlan:
                 "batch_expire_after",
             ):
                 values[key] = int(value)
-            elif key in ("kinds", "endpoints", "batch_fail_ids"):
+            elif key in ("kinds", "endpoints", "batch_fail_ids", "replay"):
                 values[key] = tuple(v.strip() for v in value.split("+") if v.strip())
             else:
                 raise ConfigError(f"unknown mock fault setting {key!r}")

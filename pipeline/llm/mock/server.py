@@ -9,11 +9,9 @@ what it was sent and may steer its replies (tests).
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
-import struct
 import threading
 import time
 import uuid
@@ -23,12 +21,12 @@ from typing import Any
 
 from ..tokens import count_message_tokens, count_tokens, get_encoding
 from .batch_store import BatchStore
+from .embed import embeddings_reply
 from .faults import FaultDecider, FaultPlan, parse_fault_spec
 from .recorder import Recorder
+from .replay import Replayer
 from .tasks import (
-    EMBED_DIMS,
     detect_task,
-    embed_text,
     find_schema,
     koreanize,
     metadata_reply,
@@ -85,6 +83,9 @@ class MockLLM:
         self._lock = threading.Lock()
         self._stats = self._empty_stats()
         self._batches: BatchStore | None = None
+        self.replayer = Replayer()
+        for fixture in plan.replay:
+            self.replayer.add(fixture)
 
     # -- stats ----------------------------------------------------------------------------
 
@@ -113,6 +114,10 @@ class MockLLM:
         with self._lock:
             self._stats[key][value] += n
 
+    def replay(self, fixture: dict[str, Any] | str | Path, times: int = 1, **target: Any) -> None:
+        """Answer the next ``times`` matching requests with a recorded reply (``replay.py``)."""
+        self.replayer.add(fixture, times=times, **target)
+
     def script(self, items: list[str]) -> None:
         """Queue exact outcomes for the next chat requests: "429", "500", "timeout",
         "malformed", "truncate", "korean", "refusal" or "ok"."""
@@ -129,7 +134,13 @@ class MockLLM:
         with self._lock:
             self._stats["total"] += 1
             self._stats["by_endpoint"][endpoint] += 1
-        reply = self._route(method, path, {k.lower(): v for k, v in headers.items()}, body, endpoint)
+        reply = self.replayer.take(method, path, body)
+        if reply is not None:
+            self._count("faults", "replay")
+            if endpoint == "chat" and self.recorder is not None:
+                self.recorder.received(json.loads(body or b"{}"))
+        else:
+            reply = self._route(method, path, {k.lower(): v for k, v in headers.items()}, body, endpoint)
         self._count("by_status", str(reply[0]))
         return reply
 
@@ -260,6 +271,8 @@ class MockLLM:
         if task == "translate":
             content = translate_reply(user, korean=fault == "korean")
         elif task == "metadata" or (wants_json and task == "text"):
+            if rf and rf.get("schema"):  # json_object + schema (llama.cpp's grammar)
+                rf = {"type": "json_schema", "json_schema": {"schema": rf["schema"]}}
             content = metadata_reply(user, find_schema(rf, system))
             if fault == "korean":
                 content = json.dumps(koreanize(json.loads(content), KOREAN_TEXT), ensure_ascii=False)
@@ -317,42 +330,7 @@ class MockLLM:
     # -- embeddings -----------------------------------------------------------------------------
 
     def _embeddings(self, body: bytes) -> Reply:
-        try:
-            req = json.loads(body or b"{}")
-        except json.JSONDecodeError:
-            return error_reply(
-                400, "We could not parse the JSON body of your request.", None, "invalid_request_error"
-            )
-        model = req.get("model")
-        if model not in EMBED_MODELS:
-            return unknown_model(str(model))
-        inputs = req.get("input")
-        if isinstance(inputs, str) or (isinstance(inputs, list) and inputs and isinstance(inputs[0], int)):
-            inputs = [inputs]
-        if not isinstance(inputs, list) or not inputs:
-            return error_reply(
-                400, "'input' must be a non-empty string or array.", None, "invalid_request_error", "input"
-            )
-        dims = int(req.get("dimensions") or EMBED_DIMS)
-        enc = get_encoding(model)
-        data, tokens = [], 0
-        for i, item in enumerate(inputs):
-            text = enc.decode(item) if isinstance(item, list) else str(item)
-            tokens += count_tokens(text, model)
-            vec = embed_text(text, dims)
-            if req.get("encoding_format") == "base64":
-                emb: Any = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode()
-            else:
-                emb = vec
-            data.append({"object": "embedding", "index": i, "embedding": emb})
+        reply, tokens = embeddings_reply(body, EMBED_MODELS)
         with self._lock:
             self._stats["prompt_tokens"] += tokens
-        return json_reply(
-            200,
-            {
-                "object": "list",
-                "data": data,
-                "model": model,
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-            },
-        )
+        return reply
