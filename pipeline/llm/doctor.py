@@ -84,7 +84,9 @@ class DoctorReport:
         if c.parallel:
             lines.append(f"parallel         {c.parallel} request(s) at a time")
         if c.token_ratio:
-            lines.append(f"tokens           {c.token_ratio:g} of the server's per tiktoken token (seen on a request)")
+            lines.append(
+                f"tokens           {c.token_ratio:g} of the server's per tiktoken token (seen on a request)"
+            )
         when = f"{c.probe_requests} requests in {c.probe_seconds:g} s, {c.probed_at}"
         lines.append(
             f"probe            {when}" + ("  (cached: --refresh to probe again)" if self.cached else "")

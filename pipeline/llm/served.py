@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 def served_models(settings: Settings, timeout: float = 5.0) -> list[str] | None:
     cfg = settings.llm
-    assert cfg.base_url
+    if not cfg.base_url:
+        return None
     cached = CapabilityStore(OutDir(settings.out_dir).capabilities_path).served_models(cfg.base_url)
     if cached:
         return cached
