@@ -336,3 +336,19 @@ def test_the_servers_tokens_per_ours_are_learnt_and_used(tmp_path, cache_dir) ->
     llm.complete(korean, max_tokens=4000)
     assert mock.recorder.requests[1]["max_tokens"] == 4096 - 2 * estimate
     assert caps.batch_tokens() == 500  # (4096 / 2 - 900) / 2.2, in fifties
+
+
+def test_the_only_served_model_comes_from_the_cache_without_a_request(tmp_path) -> None:
+    from pipeline.cli.options import build_settings
+
+    url = "http://127.0.0.1:9/v1"  # nothing listens: only the cache can answer
+    store = CapabilityStore(OutDir(tmp_path).capabilities_path)
+    store.put(Capabilities(base_url=url, model="gpt-4o-mini", probed_at=now_iso(), models=["gemma3-270m"]))
+    settings = build_settings(out_dir=tmp_path, llm_provider="openai", base_url=url)
+    assert settings.llm.chat_model == "gemma3-270m"
+    several = CapabilityStore(OutDir(tmp_path / "b").capabilities_path)
+    several.put(Capabilities(base_url=url, model="x", probed_at=now_iso(), models=["qwen", "llama"]))
+    assert (
+        build_settings(out_dir=tmp_path / "b", llm_provider="openai", base_url=url).llm.chat_model
+        == "gpt-4o-mini"
+    )
