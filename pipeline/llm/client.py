@@ -32,7 +32,7 @@ from .failures import create_checked, map_sdk_error, model_not_found
 from .presets import is_local_endpoint
 from .quirks import error_text, rejects_format
 from .registry import get_provider
-from .structured import StructuredResult, fold_system, json_schema_format, mode_request, strict_json_schema
+from .structured import StructuredResult, fold_system, mode_request, strict_json_schema
 from .tokens import ensure_tiktoken_cache
 from .usage import HttpTracker, UsageMeter
 
@@ -141,10 +141,7 @@ class LLM:
     ) -> dict[str, Any]:
         """The first-attempt request of :meth:`complete_json`, as a body (for the Batch API)."""
         mode = self.endpoint.structured_mode()
-        if mode == "json_schema":
-            msgs, rf = messages, json_schema_format(model_cls, schema_name)
-        else:
-            msgs, rf = mode_request(mode, messages, strict_json_schema(model_cls), schema_name)
+        msgs, rf = mode_request(mode, messages, strict_json_schema(model_cls), schema_name)
         return self.chat_body(
             msgs,
             response_format=rf,
