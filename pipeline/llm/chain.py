@@ -50,12 +50,13 @@ def complete_json(
     refused = truncated = False
     raw = ""
     tokens = max_tokens or llm.settings.max_output_tokens
+    need = (max_tokens or 0) // 2  # a window that cannot hold half the expected reply: split
     attempt = 0
     while attempt <= max_reasks:
         mode = llm.endpoint.structured_mode()
         msgs, response_format = mode_request(mode, convo, schema, schema_name)
         try:
-            comp = llm.send_structured(msgs, response_format, tokens, mode)
+            comp = llm.send_structured(msgs, response_format, tokens, mode, need)
         except FormatRejected as exc:
             llm.endpoint.step_down(mode, exc.detail)  # raises when there is nowhere to go
             continue

@@ -105,7 +105,7 @@ class LLM:
     # -- the structured-output chain (chain.py) ----------------------------------------------
 
     def send_structured(
-        self, messages: list[dict], response_format: dict | None, max_tokens: int, mode: str
+        self, messages: list[dict], response_format: dict | None, max_tokens: int, mode: str, need: int = 0
     ) -> Completion:
         confirmed = response_format is None or self.endpoint.confirmed(mode)
         return self._chat(
@@ -115,6 +115,7 @@ class LLM:
             response_format=response_format,
             structured=True,
             first_without_retries=not confirmed,
+            need=need,
         )
 
     def complete_json(
@@ -177,9 +178,12 @@ class LLM:
         response_format: dict | None = None,
         structured: bool = False,
         first_without_retries: bool = False,
+        need: int = 0,
     ) -> Completion:
+        """One chat request.  ``need``: the reply tokens without which the request is not worth
+        sending (``ContextLengthError`` when the window cannot hold them)."""
         prepared = self._prepare(messages)
-        max_tokens, estimate = self.endpoint.fit_output(prepared, max_tokens)
+        max_tokens, estimate = self.endpoint.fit_output(prepared, max_tokens, need)
         body = self.chat_body(
             prepared, max_tokens=max_tokens, temperature=temperature, response_format=response_format
         )
@@ -228,6 +232,7 @@ class LLM:
             max_tokens=max_tokens or self.settings.max_output_tokens,
             temperature=self.settings.temperature if temperature is None else temperature,
             response_format=response_format,
+            need=(max_tokens or 0) // 2,
         )
 
     def _to_completion(self, resp: Any) -> Completion:

@@ -126,17 +126,29 @@ class Endpoint:
             speed = caps.speed(structured)
         return round(min(max(cfg.max_timeout, cfg.timeout), cfg.timeout + max_tokens / speed), 1)
 
-    def fit_output(self, messages: list[dict], max_tokens: int) -> tuple[int, int]:
-        """(``max_tokens`` within what the context window leaves after the prompt, when the
-        window is known, so the timeout follows what can really come back; the prompt's
-        estimated tokens).  Never below :data:`MIN_OUTPUT_TOKENS`: a prompt that does not fit
-        is the server's to refuse."""
+    def fit_output(self, messages: list[dict], max_tokens: int, need: int = 0) -> tuple[int, int]:
+        """(``max_tokens`` within what the context window leaves after the prompt, so the
+        timeout follows what can really come back; the prompt's estimated tokens).
+
+        When the window is known and leaves less than ``need`` tokens (at least
+        :data:`MIN_OUTPUT_TOKENS`) for the reply, nothing is sent: :class:`ContextLengthError`
+        tells the stage to split (a server would refuse it, truncate the reply, or, like
+        Ollama, silently drop the start of the prompt)."""
         estimate = count_message_tokens(messages, self.model)
         caps = self.caps
         if caps is None or not caps.context_window:
             return max_tokens, estimate
-        room = caps.context_window - int(estimate * (caps.token_ratio or 1.0))
-        return max(min(max_tokens, MIN_OUTPUT_TOKENS), min(max_tokens, room)), estimate
+        prompt = int(estimate * (caps.token_ratio or 1.0))
+        room = caps.context_window - prompt
+        need = max(MIN_OUTPUT_TOKENS, min(need, max_tokens))
+        if room < need:
+            err = ContextLengthError(
+                f"the request (~{prompt} prompt tokens + {need} for the reply) does not fit the "
+                f"context window of {self.host} ({caps.context_window} tokens, {caps.context_source})"
+            )
+            err.context_window = caps.context_window
+            raise err
+        return min(max_tokens, room), estimate
 
     def note_prompt(self, estimate: int, actual: int) -> None:
         """Learn how many of the server's tokens one of ours (tiktoken) makes: Gemma's tokenizer

@@ -293,7 +293,7 @@ def test_max_tokens_fits_the_context_window(tmp_path, cache_dir) -> None:
     mock = MockLLM(recorder=Recorder())
     llm = llm_for(tmp_path, cache_dir, mock, probe=False)
     llm.capabilities().context_window = 600
-    llm.complete(PAPER, max_tokens=4096)
+    llm.complete(PAPER, max_tokens=800)  # the window holds more than half of it: cut to fit
     assert 450 < mock.recorder.requests[0]["max_tokens"] < 600
 
 
@@ -352,3 +352,26 @@ def test_the_only_served_model_comes_from_the_cache_without_a_request(tmp_path) 
         build_settings(out_dir=tmp_path / "b", llm_provider="openai", base_url=url).llm.chat_model
         == "gpt-4o-mini"
     )
+
+
+def test_a_request_the_window_cannot_hold_is_not_sent(tmp_path, cache_dir) -> None:
+    """The window known, a prompt that leaves no room (or less than half the reply the caller
+    expects) is a ContextLengthError before any request: the stage splits, instead of a
+    reply cut to a few tokens after minutes, or Ollama silently dropping the prompt's start."""
+    from pipeline.errors import ContextLengthError
+
+    mock = MockLLM(recorder=Recorder())
+    llm = llm_for(tmp_path, cache_dir, mock, probe=False)
+    caps = llm.capabilities()
+    caps.context_window, caps.context_source = 600, "a test"
+    long = [{"role": "user", "content": "word " * 700}]
+    with pytest.raises(
+        ContextLengthError, match=r"does not fit the context window of 127.0.0.1:9 \(600 tokens"
+    ) as err:
+        llm.complete(long)
+    assert err.value.context_window == 600
+    with pytest.raises(ContextLengthError):
+        llm.complete_json(PAPER, Facts, schema_name="f", max_tokens=1200)  # room ~560 < 600 expected
+    assert len(mock.recorder) == 0
+    assert llm.complete_json(PAPER, Facts, schema_name="f", max_tokens=400).ok
+    assert mock.recorder.requests[0]["max_tokens"] == 400
