@@ -6,7 +6,7 @@ variables (``DIGEST_*`` with ``__`` between nested names, plus the standard
 project TOML (``--config``, ``DIGEST_CONFIG`` or ``./digest.toml``), the user's
 ``config.toml`` (in the user dir), the keys file (``digest keys``; the API key only), the
 index location the output folder recorded (``index.*`` only), then the defaults below.
-The layers are in ``settings_sources.py``; ``os.environ`` is read nowhere else.
+The layers are in ``settings_sources.py``, the ``llm`` section in ``settings_llm.py``; ``os.environ`` is read nowhere else.
 """
 
 from __future__ import annotations
@@ -17,32 +17,26 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
-    SecretStr,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
-from .llm.presets import PRESETS, is_local_endpoint, preset_names, preset_values
-from .llm.prices import resolve_prices
-from .llm.registry import provider_names
 from .retrieval.base import default_weights
+from .settings_llm import LLMSettings, Section
 from .settings_sources import (
     Origins,
     SourcePlan,
-    api_key_from_keys_file,
     apply_recorded_index,
     config_file_from_env,
     default_user_dir_from_env,
     describe_error,
     env_file_from_env,
     leaves,
+    scope_api_key,
     user_dir_from_env,
 )
 from .store.layout import OutDir
@@ -60,145 +54,7 @@ def default_memory_files() -> list[Path]:
     return [SEEDS_MEMORY] if SEEDS_MEMORY.is_file() else []
 
 
-class _Section(BaseModel):
-    """A settings section: a misspelt key in the TOML file or a DIGEST_* variable is an error."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class LLMSettings(_Section):
-    """How to reach the chat / embedding endpoint (any OpenAI-compatible server)."""
-
-    provider: str = "openai"  # a name of pipeline/llm/registry.py: openai, azure, mock
-    # a name of pipeline/llm/presets.py (openai, azure, ollama, llamacpp, vllm, lmstudio,
-    # openrouter, deepseek, groq): base URL, JSON mode, concurrency, timeout, retries;
-    # a setting given explicitly wins over its preset
-    preset: str | None = None
-    base_url: str | None = None
-    azure_endpoint: str | None = None  # provider azure: https://<resource>.openai.azure.com
-    api_version: str = "2024-10-21"  # provider azure: the REST API version
-    api_key: SecretStr | None = None
-    chat_model: str = "gpt-4o-mini"
-    embedding_model: str = "text-embedding-3-small"
-    # per-request timeout: timeout + max_tokens / tokens_per_second, at most max_timeout
-    timeout: float = 60.0
-    max_timeout: float = 900.0
-    # output tokens per second; None: measured by the capability probe, else a cautious default
-    tokens_per_second: float | None = None
-    max_retries: int = 5
-    # a 429 whose Retry-After asks for longer fails at once (a quota) instead of sleeping
-    max_retry_after: float = 60.0
-    concurrency: int = 4
-    # translate and enrich stop after this many requests in a row failed even after the
-    # retries (the endpoint is down); a single failed request is recorded and the stage goes on
-    abort_after_failures: int = 4
-    temperature: float = 0.0
-    max_output_tokens: int = 4096
-    # None: the model's list price, $0 for a local endpoint (pipeline/llm/prices.py)
-    price_input_per_million: float | None = None
-    price_output_per_million: float | None = None
-    # structured output: the first mode of the chain json_schema -> json_object_schema
-    # (json_object + a "schema" key: llama.cpp's grammar) -> json_object -> text (schema in
-    # the prompt, tolerant parsing).  auto: what the probe found, stepping down whenever the
-    # server rejects a mode; any other value: only that mode.
-    json_mode: Literal["auto", "json_schema", "json_object_schema", "json_object", "text"] = "auto"
-    # system messages: keep, fold into the first user message, or auto (the probe checks
-    # whether the server ignores them, e.g. llama-cpp-python's gemma chat format)
-    system_role: Literal["auto", "keep", "fold"] = "auto"
-    # probe an unknown endpoint's capabilities before its first request (cached in
-    # OUT/cache/capabilities.json, re-probed after capabilities_max_age_days)
-    probe: bool = True
-    capabilities_max_age_days: float = 7.0
-    # Mock only: fault-injection spec, e.g. "rate=0.3,latency_ms=200,seed=7"
-    mock_faults: str = ""
-
-    _price_basis: str = PrivateAttr("")
-
-    @field_validator("provider")
-    @classmethod
-    def _known_provider(cls, v: str) -> str:
-        if v not in provider_names():
-            raise ValueError(f"unknown LLM provider {v!r}; known: {', '.join(provider_names())}")
-        return v
-
-    @field_validator("preset")
-    @classmethod
-    def _known_preset(cls, v: str | None) -> str | None:
-        if v in (None, ""):
-            return None
-        if v not in preset_names():
-            raise ValueError(f"unknown preset {v!r}; known: {', '.join(preset_names())}")
-        return v
-
-    @field_validator("base_url", "azure_endpoint")
-    @classmethod
-    def _check_url(cls, v: str | None, info: ValidationInfo) -> str | None:
-        if v in (None, ""):
-            return None
-        if not (v.startswith("http://") or v.startswith("https://")):
-            raise ValueError(f"{info.field_name} must start with http:// or https://, got {v!r}")
-        return v.rstrip("/")
-
-    @field_validator("concurrency", "max_retries")
-    @classmethod
-    def _non_negative(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError("must be >= 0")
-        return v
-
-    @field_validator("abort_after_failures")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("must be >= 1")
-        return v
-
-    @field_validator("timeout", "max_timeout", "tokens_per_second")
-    @classmethod
-    def _positive_float(cls, v: float | None) -> float | None:
-        if v is not None and v <= 0:
-            raise ValueError("must be > 0")
-        return v
-
-    @model_validator(mode="after")
-    def _apply_preset(self) -> LLMSettings:
-        if self.preset:
-            for name, value in preset_values(self.preset).items():
-                if name not in self.model_fields_set:
-                    self.__dict__[name] = value  # not marked as set: the preset's, not the user's
-            key_env = PRESETS[self.preset].key_env
-            if self.api_key is None and key_env and os.environ.get(key_env):
-                self.__dict__["api_key"] = SecretStr(os.environ[key_env])
-        self.refresh_prices()
-        return self
-
-    def refresh_prices(self) -> None:
-        """Fill the prices that were not set (the model's, or $0 for a local endpoint); call
-        again after changing ``chat_model``, ``base_url`` or ``provider``."""
-        explicit = tuple(
-            getattr(self, f) if f in self.model_fields_set else None
-            for f in ("price_input_per_million", "price_output_per_million")
-        )
-        prices = resolve_prices(
-            self.chat_model,
-            local=is_local_endpoint(self.provider, self.base_url, self.preset),
-            explicit=explicit,  # type: ignore[arg-type]
-        )
-        self.__dict__["price_input_per_million"] = prices.input_per_million
-        self.__dict__["price_output_per_million"] = prices.output_per_million
-        self._price_basis = prices.basis
-
-    @property
-    def price_basis(self) -> str:
-        """How the prices were chosen ("local endpoint: $0", "gpt-4o-mini at ... (list price)")."""
-        return self._price_basis
-
-    def is_explicit(self, name: str) -> bool:
-        """Was this setting given (flag, environment, TOML), not a default or the preset's?"""
-        return name in self.model_fields_set
-
-
-class TranslateSettings(_Section):
+class TranslateSettings(Section):
     prompt: str = "translate.md"
     batch_tokens: int = 1200  # source tokens per request
     max_section_tokens: int = 600  # longer sections are split
@@ -217,11 +73,11 @@ class TranslateSettings(_Section):
         return self
 
 
-class EnrichSettings(_Section):
+class EnrichSettings(Section):
     prompt: str = "enrich.md"
 
 
-class IndexSettings(_Section):
+class IndexSettings(Section):
     chroma_url: str | None = None  # http://HOST:PORT -> HttpClient, else PersistentClient
     embedding: Literal["local", "endpoint"] = "local"
     local_model: str = "all-MiniLM-L6-v2"
@@ -229,7 +85,7 @@ class IndexSettings(_Section):
     collection_prefix: str = "digest"
 
 
-class SearchSettings(_Section):
+class SearchSettings(Section):
     k: int = 10
     # below this relevance (0..1) of the best hit, `digest search` notes a weak match: 1 of the
     # 105 public dev questions falls below 0.3, and 5 of 6 nonsense queries (measured on seeds/)
@@ -242,14 +98,14 @@ class SearchSettings(_Section):
     weights_ko: dict[str, float] = Field(default_factory=lambda: default_weights("ko"))
 
 
-class AskSettings(_Section):
+class AskSettings(Section):
     prompt: str = "ask.md"
     k: int = 6
     language: str | None = None  # None: the question's language
     min_relevance: float = 0.25  # refuse without asking the LLM when the best hit covers less
 
 
-class NewsletterSettings(_Section):
+class NewsletterSettings(Section):
     formats: list[str] = Field(default_factory=lambda: ["md", "html", "rss"])
     intro: bool = True
     top_n: int = 5
@@ -278,7 +134,7 @@ class NewsletterSettings(_Section):
         return v
 
 
-class LogsSettings(_Section):
+class LogsSettings(Section):
     """``digest logs``: every ``ask`` kept in the user dir (``logs.db``)."""
 
     enabled: bool = True
@@ -380,7 +236,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
                 f"user_dir is set in {layer.where(('user_dir',))}: set DIGEST_USER_DIR in the "
                 "environment instead (the user dir holds the user's config.toml)"
             )
-    api_key_from_keys_file(settings)
+    scope_api_key(settings, plan)
     apply_recorded_index(settings)
     return settings
 

@@ -33,6 +33,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from pydantic_settings.sources.utils import parse_env_vars
 
 from .errors import ConfigError
+from .llm.presets import key_name, key_variable
 from .logsafe import register_secret
 from .store.layout import OutDir
 from .userdata.keys import KeyStore
@@ -288,18 +289,45 @@ def describe_error(exc: Exception, origins: Origins) -> str:
 # ------------------------------------------------------------------------------- after loading
 
 
-def api_key_from_keys_file(settings: Settings) -> None:
-    """No key from a flag, the environment or a file: the one stored by ``digest keys set``
-    under the provider's name (openai, azure)."""
+def scope_api_key(settings: Settings, plan: SourcePlan | None = None) -> None:
+    """A key goes only to its own service (``llm/presets.py`` ``key_name``).
+
+    ``llm.api_key`` set in a file or ``DIGEST_LLM__API_KEY`` is the user's key for the
+    endpoint they configured, and is used as is.  ``OPENAI_API_KEY`` goes to OpenAI, Azure,
+    or the base URL it is paired with (the SDK's convention), never to a hosted service with
+    a key of its own (OpenRouter, DeepSeek, Groq: by preset or by host).  With no key: that
+    service's own variable (``OPENROUTER_API_KEY``...), then the key ``digest keys set NAME``
+    stored under the endpoint's own name (``presets.key_name``: ``openai`` only for OpenAI
+    itself; none for a server on this machine)."""
     cfg = settings.llm
-    if cfg.api_key is not None or cfg.provider == "mock":
+    if cfg.provider == "mock":
         return
+    name = key_name(cfg.provider, cfg.base_url, cfg.preset)
+    origins = settings.origins
+    from_openai_variable = cfg.api_key is not None and "OPENAI_API_KEY" in origins.of(("llm", "api_key"))
+    if from_openai_variable and key_variable(name) not in (None, "OPENAI_API_KEY"):
+        log.info("OPENAI_API_KEY is OpenAI's key: not sent to %s", cfg.base_url or name)
+        cfg.api_key = None
+        origins.extra[("llm", "api_key")] = DEFAULT
+    if cfg.api_key is not None or name is None:
+        return
+    variable = key_variable(name)
+    sources: list[tuple[str, Mapping[str, str | None]]] = [("env", environ())]
+    if plan is not None and plan.env_file is not None:
+        sources.append((str(plan.env_file), read_dotenv(plan.env_file)))
+    for where, values in sources:
+        value = values.get(variable) if variable and variable != "OPENAI_API_KEY" else None
+        if value:
+            register_secret(value)
+            cfg.api_key = SecretStr(value)
+            origins.extra[("llm", "api_key")] = f"{where} {variable}"
+            return
     store = KeyStore(settings.user_dir)
-    value = store.get(cfg.provider)
+    value = store.get(name)
     if value:
         register_secret(value)
         cfg.api_key = SecretStr(value)
-        settings.origins.extra[("llm", "api_key")] = f"keys file {store.path} ({cfg.provider})"
+        origins.extra[("llm", "api_key")] = f"keys file {store.path} ({name})"
 
 
 def apply_recorded_index(settings: Settings) -> None:

@@ -118,3 +118,35 @@ def is_local_endpoint(provider: str, base_url: str | None, preset: str | None) -
     if provider != "openai":
         return False
     return is_loopback(base_url) or bool(preset and PRESETS[preset].local)
+
+
+def host_of(url: str | None) -> str:
+    return (urlsplit(url or "").hostname or "").lower()
+
+
+def key_name(provider: str, base_url: str | None, preset: str | None) -> str | None:
+    """The name the endpoint's API key is stored under (``digest keys set NAME``), so that a
+    key only ever goes to its own service: ``openai`` for OpenAI itself (no base URL, or
+    api.openai.com), ``azure`` for Azure OpenAI, a hosted preset's name for that service
+    (``openrouter``, ``deepseek``, ``groq``: by preset or by its host), else the base URL's
+    host name (``digest keys set api.together.xyz``).  None where no key is needed: the
+    mock, and servers on this machine."""
+    if provider == "mock":
+        return None
+    if provider == "azure":
+        return "azure"
+    if is_local_endpoint(provider, base_url, preset):
+        return None
+    if is_official_openai(provider, base_url):
+        return "openai"
+    host = host_of(base_url)
+    for name, p in PRESETS.items():
+        if p.base_url and not p.local and host_of(p.base_url) == host:
+            return name
+    return host or None
+
+
+def key_variable(name: str | None) -> str | None:
+    """The environment variable of a hosted preset's own key (``OPENROUTER_API_KEY``...)."""
+    preset = PRESETS.get(name or "")
+    return preset.key_env if preset else None

@@ -88,3 +88,43 @@ def test_the_prompt_does_not_echo_the_key() -> None:
         term.close()
     assert KEY not in term.screen and "stored key openai" in term.screen
     assert json.loads(keys_file().read_text()) == {"openai": KEY}
+
+
+def origin(*args: str, env: dict[str, str] | None = None) -> dict:
+    result = run("config", "--show-origin", "--json", *args, env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["llm.api_key"]
+
+
+def test_a_stored_key_goes_only_to_its_own_service() -> None:
+    """The key stored as `openai` is OpenAI's: never sent to another base URL or a hosted
+    preset (each has its own key name), and a local server gets none."""
+    for name, value in (
+        ("openai", KEY),
+        ("openrouter", "sk-or-stored-0123456789"),
+        ("api.together.xyz", "tg-0123456789"),
+    ):
+        assert run("keys", "set", name, "--value", value).exit_code == 0
+    path = keys_file()
+    assert origin() == {"value": "****" + KEY[-4:], "origin": f"keys file {path} (openai)"}
+    assert origin("--base-url", "https://api.openai.com/v1")["origin"].endswith("(openai)")
+    # a hosted preset, by name or by its URL: its own stored key
+    assert origin("--preset", "openrouter")["origin"] == f"keys file {path} (openrouter)"
+    assert origin("--base-url", "https://openrouter.ai/api/v1")["value"] == "****6789"
+    # any other endpoint: the key stored under its host name, else none
+    assert origin("--base-url", "https://api.together.xyz/v1")["origin"].endswith("(api.together.xyz)")
+    assert origin("--preset", "groq")["value"] is None
+    assert origin("--base-url", "https://llm.example.com/v1") == {"value": None, "origin": "default"}
+    # a server on this machine needs no key: none is sent
+    assert origin("--preset", "ollama")["value"] is None
+    assert origin("--base-url", "http://127.0.0.1:8080/v1")["value"] is None
+    # OPENAI_API_KEY in the environment is not sent to a service with a key of its own
+    env = {"OPENAI_API_KEY": ENV_KEY}
+    assert origin("--preset", "openrouter", env=env)["origin"] == f"keys file {path} (openrouter)"
+    assert origin("--preset", "groq", env=env)["value"] is None
+    assert origin("--base-url", "https://llm.example.com/v1", env=env)["origin"] == "env OPENAI_API_KEY"
+    # and the command that would need a key says which one, naming no key's value
+    failed = run("models", "--base-url", "https://llm.example.com/v1")
+    assert failed.exit_code == 2, failed.output
+    assert "no API key for llm.example.com" in failed.output
+    assert "digest keys set llm.example.com" in failed.output and KEY not in failed.output

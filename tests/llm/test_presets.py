@@ -57,7 +57,11 @@ def test_a_service_preset_reads_its_own_key_variable(monkeypatch: pytest.MonkeyP
     assert llm.api_key.get_secret_value() == "gsk-0123456789abcdef"
     assert llm.chat_model == "llama-3.3-70b-versatile"
     assert "price unknown" in llm.price_basis  # not a $0 endpoint, and not pretending to know
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-explicit-0123456789")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-0123456789")  # OpenAI's key: never sent to Groq
+    assert (
+        load_settings(None, llm={"preset": "groq"}).llm.api_key.get_secret_value() == "gsk-0123456789abcdef"
+    )
+    monkeypatch.setenv("DIGEST_LLM__API_KEY", "sk-explicit-0123456789")  # the user's key for this endpoint
     assert (
         load_settings(None, llm={"preset": "groq"}).llm.api_key.get_secret_value() == "sk-explicit-0123456789"
     )

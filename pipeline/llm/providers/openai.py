@@ -1,11 +1,11 @@
 """Any OpenAI-compatible endpoint: OpenAI itself, Ollama, vLLM, llama.cpp's server...
 
-The API key is required, except for a server on this machine (loopback), which needs none.
+The API key is required, except for a server on this machine (loopback, or a local preset),
+which needs none.  Which key goes where is decided by the settings (``presets.key_name``).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -13,6 +13,7 @@ import openai
 
 from ...errors import ConfigError
 from ..base import ClientParts, HttpOptions
+from ..presets import key_name, key_variable
 
 if TYPE_CHECKING:
     import httpx
@@ -20,16 +21,6 @@ if TYPE_CHECKING:
     from ...settings import Settings
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-
-
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host in ("localhost", "host.docker.internal") or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def sdk_client(
@@ -53,11 +44,14 @@ def build(
     secret = cfg.api_key.get_secret_value() if cfg.api_key else ""
     if secret:
         api_key = secret
-    elif is_loopback(base_url):
-        api_key = "no-key"  # Ollama, vLLM, llama.cpp server need none
     else:
-        raise ConfigError(
-            f"no API key for {urlsplit(base_url).hostname}: set OPENAI_API_KEY or "
-            "DIGEST_LLM__API_KEY (or use --llm mock)"
-        )
+        name = key_name(cfg.provider, base_url, cfg.preset)
+        if name is None:
+            api_key = "no-key"  # Ollama, vLLM, llama.cpp server need none
+        else:
+            variable = key_variable(name) or ("OPENAI_API_KEY" if name == "openai" else "DIGEST_LLM__API_KEY")
+            raise ConfigError(
+                f"no API key for {urlsplit(base_url).hostname}: set {variable}, or store it with "
+                f"`digest keys set {name}` (or use --llm mock)"
+            )
     return ClientParts(sdk_client(settings, http, base_url, api_key, transport=transport), base_url)
