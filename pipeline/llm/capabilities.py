@@ -22,6 +22,9 @@ from pydantic import BaseModel, Field, ValidationError
 from ..store.jsonl import replace_atomically
 from .presets import OPENAI_BASE_URL, is_official_openai
 
+PROMPT_OVERHEAD_TOKENS = 900  # translate's system prompt, schema and glossary, roughly
+REPLY_SECONDS = 180  # a request should finish within this, on a slow server
+
 log = logging.getLogger(__name__)
 
 MODES = ("json_schema", "json_object_schema", "json_object", "text")
@@ -92,7 +95,9 @@ class Capabilities(BaseModel):
             return max(0.2, measured * SPEED_HEADROOM)
         return DEFAULT_TOKENS_PER_SECOND["local" if self.local else "remote"]
 
-    def batch_tokens(self, default: int = 1200, *, overhead: int = 900, seconds: float = 180) -> int:
+    def batch_tokens(
+        self, default: int = 1200, *, overhead: int = PROMPT_OVERHEAD_TOKENS, seconds: float = REPLY_SECONDS
+    ) -> int:
         """Source tokens per translation request that suit this endpoint: the prompt
         (``overhead``), the source and its English (about 1.2x, in JSON) fit the context
         window, and the reply comes within ``seconds`` at the speed measured; ``default`` when

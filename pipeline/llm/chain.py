@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from ..errors import ContextLengthError
 from .extract import extract_json
 from .failures import FormatRejected
 from .structured import (
@@ -52,6 +53,7 @@ def complete_json(
     tokens = max_tokens or llm.settings.max_output_tokens
     need = (max_tokens or 0) // 2  # a window that cannot hold half the expected reply: split
     attempt = 0
+    short: list[dict] | None = None  # the re-ask without the previous reply
     while attempt <= max_reasks:
         mode = llm.endpoint.structured_mode()
         msgs, response_format = mode_request(mode, convo, schema, schema_name)
@@ -59,6 +61,11 @@ def complete_json(
             comp = llm.send_structured(msgs, response_format, tokens, mode, need)
         except FormatRejected as exc:
             llm.endpoint.step_down(mode, exc.detail)  # raises when there is nowhere to go
+            continue
+        except ContextLengthError:
+            if short is None or convo is short:
+                raise  # the request itself does not fit: the caller splits it
+            convo = short  # the re-ask with the previous reply does not fit: without it
             continue
         attempt += 1
         raw = comp.text
@@ -78,6 +85,7 @@ def complete_json(
         llm.meter.add_invalid_reply()
         log.debug("structured output attempt %d (%s) failed: %s", attempt, mode, "; ".join(errs))
         convo = [*messages, *reask_messages(raw, errs, truncated=cut, refused=bool(comp.refusal))]
+        short = [*messages, *reask_messages("", errs, truncated=cut, refused=bool(comp.refusal))]
     return StructuredResult(None, False, errors, attempt, refused, truncated, raw)
 
 

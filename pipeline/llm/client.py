@@ -99,6 +99,12 @@ class LLM:
         """What the endpoint does (see ``endpoint.py``)."""
         return self.endpoint.capabilities(refresh=refresh, force_probe=force_probe)
 
+    def batch_tokens(self, configured: int) -> int:
+        """Source tokens per translation request for this endpoint: ``configured``, or less
+        where its context window or measured speed call for it (what ``digest doctor``
+        recommends).  Probes an unknown endpoint: call it only with requests to make."""
+        return min(configured, self.capabilities().batch_tokens(configured))
+
     def request_timeout(self, max_tokens: int, *, structured: bool = False) -> float:
         return self.endpoint.request_timeout(max_tokens, structured=structured)
 

@@ -20,9 +20,6 @@ from .presets import is_official_openai
 if TYPE_CHECKING:
     from ..settings import LLMSettings, Settings
 
-PROMPT_OVERHEAD_TOKENS = 900  # translate's system prompt, schema and glossary, roughly
-REPLY_SECONDS = 180  # a request should finish within this, on a slow server
-
 
 @dataclass
 class DoctorReport:
@@ -131,7 +128,7 @@ def recommend(caps: Capabilities, cfg: LLMSettings) -> dict[str, dict[str, Any]]
     if caps.tokens_per_second or caps.structured_tokens_per_second:
         llm["tokens_per_second"] = round(speed, 2)
     translate: dict[str, Any] = {}
-    budget = caps.batch_tokens(1200, overhead=PROMPT_OVERHEAD_TOKENS, seconds=REPLY_SECONDS)
+    budget = caps.batch_tokens(1200)
     if budget < 1200:
         translate = {"batch_tokens": budget, "max_section_tokens": min(600, budget)}
     return {"llm": llm, **({"translate": translate} if translate else {})}

@@ -375,3 +375,26 @@ def test_a_request_the_window_cannot_hold_is_not_sent(tmp_path, cache_dir) -> No
     assert len(mock.recorder) == 0
     assert llm.complete_json(PAPER, Facts, schema_name="f", max_tokens=400).ok
     assert mock.recorder.requests[0]["max_tokens"] == 400
+
+
+def test_a_reask_that_would_overflow_the_window_goes_without_the_previous_reply(tmp_path, cache_dir) -> None:
+    """A long unusable reply fills a small window: re-asking with it attached cannot fit, so
+    the re-ask names the problem without it (instead of failing the request)."""
+    from tests.llm.test_quirks import fixture
+
+    fx = fixture("json_object_schema_fallback_200_llama_cpp_python")
+    long_reply = json.dumps({"notes": "word " * 600})
+    fx["body"]["choices"][0].update(
+        finish_reason="stop", message={"role": "assistant", "content": long_reply}
+    )
+    mock = MockLLM(recorder=Recorder())
+    mock.replay(fx)
+    llm = llm_for(tmp_path, cache_dir, mock, probe=False)
+    caps = llm.capabilities()
+    caps.context_window = 600
+    res = llm.complete_json(PAPER, Facts, schema_name="f", max_tokens=200)
+    assert caps.token_ratio is None  # the replayed reply's usage is not taken as this prompt's
+    assert res.ok and res.attempts == 2
+    reask = mock.recorder.requests[1]["messages"]
+    assert all("word word" not in str(m["content"]) for m in reask)
+    assert "could not be used" in reask[-1]["content"]

@@ -4,6 +4,7 @@ is packed into requests.  The online path and the batch path share it."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,9 +23,12 @@ from ...text.segments import Segment, pack, split_text
 from .glossary import glossary_for
 
 if TYPE_CHECKING:
+    from ...llm.client import LLM
     from .engine import SegResult
 
 CACHE_VERSION = "translate/v1"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,6 +115,20 @@ def plan_work(settings: Settings, *, write_glossary: bool) -> Work:
             todo[seg.key] = seg
     batches = pack(list(todo.values()), settings.translate.batch_tokens)
     return Work(plans, prompt, journal, todo, batches, glossary, added)
+
+
+def fit_to_endpoint(settings: Settings, llm: LLM, work: Work) -> None:
+    """Smaller requests for a small or slow server (its probed context window and speed),
+    unless ``translate.batch_tokens`` was set.  Probes an unknown endpoint: called only
+    when there are requests to make."""
+    if "batch_tokens" in settings.translate.model_fields_set:
+        return
+    budget = llm.batch_tokens(settings.translate.batch_tokens)
+    if budget < settings.translate.batch_tokens:
+        log.info(
+            "%d source tokens per request suit %s (translate.batch_tokens to override)", budget, llm.host
+        )
+        work.batches = pack(list(work.todo.values()), budget)
 
 
 def cached_result(journal: JsonlCache, key: str) -> bool:

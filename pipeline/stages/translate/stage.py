@@ -33,7 +33,7 @@ from ...store.lock import output_lock
 from ...text.segments import Segment, join_parts
 from ..base import AbortPolicy, Estimate, JobOutcome, JobSkipped, estimate_requests, run_jobs
 from .engine import SegResult, Translator, build_messages
-from .plan import SectionPlan, Work, cached_result, journal_results, plan_work
+from .plan import SectionPlan, Work, cached_result, fit_to_endpoint, journal_results, plan_work
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,8 @@ def translate_stage(settings: Settings, *, dry_run: bool = False, llm: LLM | Non
         fresh: dict[str, SegResult] = {}
         if work.batches:
             llm = llm or make_llm(settings)
+            fit_to_endpoint(settings, llm, work)
+            report.batches = len(work.batches)
             before = llm.meter.snapshot()
             translator = Translator(llm, work.prompt)
             policy = AbortPolicy(settings.llm.abort_after_failures)

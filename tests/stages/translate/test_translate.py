@@ -412,3 +412,26 @@ def test_explicit_glossary_file_is_used_as_is(tmp_path, fixtures):
 
     with pytest.raises(InputError, match="none.tsv"):
         run(missing)
+
+
+def test_a_small_context_window_gets_smaller_requests_unless_batch_tokens_is_set(tmp_path, fixtures):
+    """Batch size follows the endpoint: a 1,600-token window (as probed) leaves room for
+    ~300 source tokens a request, not the default 1,200; a batch_tokens the user set wins."""
+
+    def requests_with_window(settings) -> tuple[int, list[int]]:
+        mock = MockLLM(recorder=Recorder())
+        llm = make_llm(settings, mock=mock)
+        llm.capabilities().context_window = 1600
+        assert translate_stage(settings, llm=llm).exit_code == 0
+        sizes = []
+        for req in mock.recorder.requests:
+            bodies = re.findall(r'<segment id="[^"]*">(.*?)</segment>', req["messages"][-1]["content"], re.S)
+            sizes.append(sum(count_tokens(b) for b in bodies) if len(bodies) > 1 else 0)
+        return chat_requests(mock), sizes
+
+    fitted = make_settings(tmp_path / "a", fixtures)
+    n, sizes = requests_with_window(fitted)
+    assert n > 1 and max(sizes) <= 300 + 10  # one request without the window (test above)
+    assert_complete(load(fitted))
+    explicit = make_settings(tmp_path / "b", fixtures, translate={"batch_tokens": 1200})
+    assert requests_with_window(explicit)[0] == 1
