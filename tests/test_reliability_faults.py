@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.llm.mock import get_default_mock
 from pipeline.settings import load_settings
+from pipeline.store.layout import OutDir
 from tests.paths import ROOT
 
 CORPUS = [ROOT / "seeds" / "001_ba014ffa8b1fac34.txt", ROOT / "seeds" / "003_b7604eca8e731035.txt"]
@@ -41,7 +42,7 @@ def _results(out: Path) -> dict:
     return {
         "translations": {k: (t["text"], t["flags"]) for k, t in translations.items()},
         "metadata": {m["entry_id"]: m for m in _jsonl(out / "metadata.jsonl")},
-        "index_docs": _jsonl(out / "index_docs.jsonl"),
+        "index_docs": [d.model_dump(mode="json") for d in OutDir(out).load_index_docs()],
         "newsletter": {p.name: p.read_bytes() for p in sorted((out / "newsletter").iterdir())},
     }
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.store.layout import OutDir
 from tests.paths import ISOLATION_VARS, ROOT
 
 SEEDS = ROOT / "seeds"
@@ -141,7 +142,7 @@ def snapshot(out: Path) -> dict:
         "entries": _jsonl(out / "entries.jsonl"),
         "translations": translations,
         "metadata": _jsonl(out / "metadata.jsonl"),
-        "index_docs": _jsonl(out / "index_docs.jsonl"),
+        "index_docs": [d.model_dump(mode="json") for d in OutDir(out).load_index_docs()],
         "chroma": _chroma_rows(out),
         "newsletter": {p.name: p.read_text(encoding="utf-8") for p in sorted((out / "newsletter").iterdir())},
     }
@@ -190,7 +191,7 @@ KILL_POINTS = {
     "enrich": (_in_enrich, lambda out, total: not (out / "metadata.jsonl").exists()),
     "index": (
         _in_index,
-        lambda out, total: not (out / "index_docs.jsonl").exists() and 0 < _chroma_count(out) < total,
+        lambda out, total: not OutDir(out).index_db_path.exists() and 0 < _chroma_count(out) < total,
     ),
 }
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
 
     from ..records import IndexDoc
@@ -34,11 +36,17 @@ class Ranking(Protocol):
 class Retriever(Protocol):
     name: str
 
-    def __init__(self, settings: Settings, docs: list[IndexDoc], llm: Any = None) -> None: ...
+    def __init__(self, settings: Settings, docs: Sequence[IndexDoc], llm: Any = None) -> None:
+        """``docs``: the index documents by position, read on demand (``store/docstore.py``
+        ``DocStore``: ``meta(key)`` returns what ``prepare`` recorded, ``positions_of`` maps
+        entry ids to positions).  Open what querying needs; read no more than that."""
+        ...
 
     @classmethod
-    def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> None:
-        """Build what querying needs, at ``digest index`` time (e.g. an index on disk)."""
+    def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> Any:
+        """Build what querying needs, at ``digest index`` time (e.g. an index on disk), and
+        return what to record with the documents (JSON; ``None``: nothing), committed with
+        them in one transaction so a reader never sees one without the other."""
         ...
 
     def warm_up(self) -> None:

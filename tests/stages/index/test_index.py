@@ -40,13 +40,13 @@ def test_reindexing_unchanged_input_writes_nothing(tmp_path):
     first = index_stage(settings)
     assert (first.added, first.updated, first.deleted) == (5, 0, 0)
     before = collection_ids(settings)
-    docs_mtime = (tmp_path / "index_docs.jsonl").stat().st_mtime_ns
+    docs_mtime = OutDir(tmp_path).index_db_path.stat().st_mtime_ns
 
     second = index_stage(settings)
     assert (second.added, second.updated, second.deleted, second.unchanged) == (0, 0, 0, 5)
     assert second.chunks_added == second.chunks_deleted == second.metadata_updated == 0
     assert collection_ids(settings) == before
-    assert (tmp_path / "index_docs.jsonl").stat().st_mtime_ns == docs_mtime
+    assert OutDir(tmp_path).index_db_path.stat().st_mtime_ns == docs_mtime
     assert "0 added, 0 updated, 0 deleted" in second.summary()
 
 
@@ -189,11 +189,11 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
 def test_index_prebuilds_the_lexical_indexes(tmp_path):
     settings = make_out(tmp_path)
     index_stage(settings)
-    built = sorted(p.name.split("-")[0] for p in (tmp_path / "bm25").iterdir())
-    assert built == ["en", "ko"]
-    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "bm25").iterdir()}
+    indexes = [p for p in (tmp_path / "bm25").iterdir() if p.is_dir()]
+    assert sorted(p.name.split("-")[0] for p in indexes) == ["en", "ko"]
+    stamps = {p.name: p.stat().st_mtime_ns for p in indexes}
     index_stage(settings)  # unchanged input: the same cached indexes, not rebuilt
-    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "bm25").iterdir()} == stamps
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "bm25").iterdir() if p.is_dir()} == stamps
 
 
 def test_missing_index_names_the_one_built_with_other_settings(tmp_path):

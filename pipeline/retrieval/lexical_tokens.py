@@ -1,0 +1,163 @@
+"""The lexicon (``bm25/lexicon.sqlite``): the vocabulary and the analysed tokens of every text.
+
+- ``vocab``: token -> id.  Append-only: an id never changes, so the lexical indexes of
+  any generation and the query side agree on it.
+- ``texts``: the token ids of one text under one analyser, keyed by a hash of the analyser
+  (tokenizer version, Kiwi version and options) and the text.  ``digest index`` analyses
+  only texts it has not seen (Korean morphological analysis is the slow part of indexing);
+  the lexical indexes are rebuilt from these ids.  Each batch is committed as it is
+  analysed, so a killed run keeps its work, and texts no document uses any more are dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_BATCH = 256  # texts analysed, then committed, at a time
+_DDL = """
+CREATE TABLE IF NOT EXISTS vocab (token TEXT PRIMARY KEY, id INTEGER NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS texts (key TEXT PRIMARY KEY, analyser TEXT NOT NULL, ids BLOB NOT NULL);
+"""
+EMPTY = "\u2205"  # the token of a text with none (BM25 needs every document to hold one)
+
+
+def text_key(analyser: str, text: str) -> str:
+    return hashlib.sha256(f"{analyser}\x1f{text}".encode()).hexdigest()[:24]
+
+
+class Lexicon:
+    """One connection to the lexicon file; thread-safe."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise FileNotFoundError(self.path)
+        self._conn = sqlite3.connect(
+            str(self.path), isolation_level=None, check_same_thread=False, timeout=30
+        )
+        self._lock = threading.Lock()
+        self._vocab: dict[str, int] | None = None  # loaded when analysing
+        if create:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.executescript(_DDL)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- the query side -------------------------------------------------------------------
+
+    def ids(self, tokens: Iterable[str]) -> dict[str, int]:
+        """Ids of those of ``tokens`` the vocabulary knows."""
+        wanted = list(dict.fromkeys(tokens))
+        out: dict[str, int] = {}
+        with self._lock:
+            for i in range(0, len(wanted), 500):
+                part = wanted[i : i + 500]
+                marks = ",".join("?" * len(part))
+                out.update(self._conn.execute(f"SELECT token, id FROM vocab WHERE token IN ({marks})", part))
+        return out
+
+    # -- the index side -------------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT coalesce(max(id) + 1, 0) FROM vocab").fetchone()[0])
+
+    def analyse(
+        self,
+        texts: Sequence[str],
+        analyser: str,
+        tokenize_many: Callable[[list[str]], list[list[str]]],
+        progress: Callable[[int], Any] | None = None,
+    ) -> tuple[list[np.ndarray], list[str], int]:
+        """Token ids of each text (cached ones read, the others analysed with
+        ``tokenize_many`` and stored), the texts' keys, and how many were analysed now.
+        ``progress(total)``: a context manager with ``advance(n)`` (``progress.Progress``)."""
+        keys = [text_key(analyser, t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            unique = list(dict.fromkeys(keys))
+            for i in range(0, len(unique), 500):
+                part = unique[i : i + 500]
+                marks = ",".join("?" * len(part))
+                for key, blob in self._conn.execute(
+                    f"SELECT key, ids FROM texts WHERE key IN ({marks})", part
+                ):
+                    found[key] = np.frombuffer(blob, dtype=np.int32)
+        todo = list({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
+        if todo:
+            with progress(len(todo)) if progress else contextlib.nullcontext() as bar:
+                for start in range(0, len(todo), _BATCH):
+                    batch = todo[start : start + _BATCH]
+                    analysed = tokenize_many([t for _, t in batch])
+                    items = [(k, toks or [EMPTY]) for (k, _), toks in zip(batch, analysed, strict=True)]
+                    found.update(self._store(analyser, items))
+                    if bar is not None:
+                        bar.advance(len(batch))
+        return [found[k] for k in keys], keys, len(todo)
+
+    def _store(self, analyser: str, items: list[tuple[str, list[str]]]) -> dict[str, np.ndarray]:
+        """Give new tokens ids and store the texts' ids, in one transaction."""
+        with self._lock:
+            if self._vocab is None:
+                self._vocab = dict(self._conn.execute("SELECT token, id FROM vocab"))
+            vocab = self._vocab
+            new: list[tuple[str, int]] = []
+            out: dict[str, np.ndarray] = {}
+            for key, tokens in items:
+                ids = []
+                for tok in tokens:
+                    i = vocab.get(tok)
+                    if i is None:
+                        i = vocab[tok] = len(vocab)
+                        new.append((tok, i))
+                    ids.append(i)
+                out[key] = np.asarray(ids, dtype=np.int32)
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.executemany("INSERT INTO vocab VALUES (?, ?)", new)
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO texts VALUES (?, ?, ?)",
+                    [(k, analyser, v.tobytes()) for k, v in out.items()],
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                self._vocab = None  # the ids just given were not stored: reload
+                raise
+            return out
+
+    def keep_only(self, family: str, keys: Iterable[str]) -> int:
+        """Drop the texts of analysers named ``family``... (one language: older versions and
+        options included) that are not among ``keys``; the vocabulary stays.  Returns how many."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS keep (key TEXT PRIMARY KEY)")
+                self._conn.execute("DELETE FROM keep")
+                self._conn.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((k,) for k in keys))
+                dropped = self._conn.execute(
+                    "DELETE FROM texts WHERE substr(analyser, 1, ?) = ? AND key NOT IN (SELECT key FROM keep)",
+                    (len(family), family),
+                ).rowcount
+                self._conn.execute("DELETE FROM keep")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return int(dropped)
