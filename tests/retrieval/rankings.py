@@ -26,7 +26,15 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("language model agents", {"min_votes": 20}),
     ("image generation", {"since": "2024-10-01"}),
 ]
-RETRIEVER_SETS = {"hybrid": None, "bm25_en": ("bm25_en",), "bm25_ko": ("bm25_ko",), "dense": ("dense",)}
+# the lexical retrievers fused, and each retriever alone.  Not the full hybrid: the mock's
+# hashed embeddings leave many chunks at exactly zero similarity, which Chroma's HNSW returns
+# in a different order on every run, and their ranks reach the fused tail.
+RETRIEVER_SETS = {
+    "lexical": ("bm25_en", "bm25_ko"),
+    "bm25_en": ("bm25_en",),
+    "bm25_ko": ("bm25_ko",),
+    "dense": ("dense",),
+}
 
 
 def build_seeds_index(out: Path) -> Settings:

@@ -23,7 +23,7 @@ def test_the_fixture_matches_the_queries():
     assert [(r["query"], r["filters"]) for r in RECORDED] == QUERIES
 
 
-@pytest.mark.parametrize("label", ["hybrid", "bm25_en", "bm25_ko", "dense"])
+@pytest.mark.parametrize("label", ["lexical", "bm25_en", "bm25_ko", "dense"])
 def test_rankings_equal_the_recorded_ones(seeds_rankings, label):
     diffs = [
         (got["query"], got[label], want[label])
