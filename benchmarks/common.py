@@ -34,11 +34,11 @@ def machine() -> str:
         mem = f"{kb / 1024 / 1024:.0f} GiB RAM"
     except (OSError, AttributeError):
         pass
-    import torch  # noqa: F401  (version only)
+    import numpy
 
     return (
         f"{os.cpu_count()} cores ({cpu}), {mem}, no GPU; {platform.platform()}; "
-        f"Python {platform.python_version()}, torch {sys.modules['torch'].__version__} (CPU)"
+        f"Python {platform.python_version()}, numpy {numpy.__version__} (no torch)"
     )
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from ..store.jsonl import write_text_atomic
@@ -63,24 +64,96 @@ GENERIC_ENGLISH = {
 }
 
 
+class _Terms(dict[str, str]):
+    """korean -> english, counting its changes (so :class:`Glossary` can keep an index)."""
+
+    version = 0
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._changed()
+
+    def pop(self, *args: Any) -> Any:
+        self._changed()
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, str]:
+        self._changed()
+        return super().popitem()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._changed()
+        return super().setdefault(key, default)
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+
+def _prefix(term: str) -> str:
+    """The index key of a term: the first two characters of its first word (spaces inside a
+    term match any white space, so the key never spans one)."""
+    return (term.split() or [term])[0][:2]
+
+
 @dataclass
 class Glossary:
     entries: dict[str, str] = field(default_factory=dict)  # korean -> english
     disabled: set[str] = field(default_factory=set)  # korean terms the user commented out
     path: Path | None = None
 
+    def __post_init__(self) -> None:
+        self._index: tuple[int, int, dict[str, list[str]], dict[str, int]] | None = None
+
     def __len__(self) -> int:
         return len(self.entries)
+
+    def _lookup(self) -> tuple[dict[str, list[str]], dict[str, int]]:
+        """Terms by their first two characters, and each term's rank in the matching order
+        (longest first): built once per version of the entries."""
+        if not isinstance(self.entries, _Terms):
+            self.entries = _Terms(self.entries)
+        terms = self.entries
+        if self._index is None or self._index[:2] != (id(terms), terms.version):
+            order = sorted(terms, key=lambda k: (-len(k), k))
+            by_prefix: dict[str, list[str]] = {}
+            for ko in order:
+                by_prefix.setdefault(_prefix(ko), []).append(ko)
+            self._index = (id(terms), terms.version, by_prefix, {ko: i for i, ko in enumerate(order)})
+        return self._index[2], self._index[3]
 
     def matches(self, text: str) -> list[tuple[str, str]]:
         """Entries whose Korean term occurs in ``text`` as a word of its own (``boundary.py``:
         ``속성`` is not in ``연속성``, ``적응`` not in ``적응형``), sorted.  A term that only
-        occurs inside a longer matched term (``언어 모델`` in ``대형 언어 모델``) is left out."""
+        occurs inside a longer matched term (``언어 모델`` in ``대형 언어 모델``) is left out.
+
+        Only terms whose first characters occur in ``text`` are tried (an index, so the cost
+        follows the text, not the size of the glossary), longest first."""
         if not text or not self.entries:
             return []
+        by_prefix, rank = self._lookup()
+        if len(by_prefix) < len(text):  # test the glossary's prefixes against the text
+            present = [p for p in by_prefix if p in text]
+        else:  # or the text's character pairs against the glossary
+            present = list(({text[i : i + 2] for i in range(len(text) - 1)} | set(text)) & by_prefix.keys())
+        candidates: list[str] = []
+        for p in present:
+            candidates.extend(by_prefix[p])
+        candidates.sort(key=rank.__getitem__)
         masked = text
         found: list[tuple[str, str]] = []
-        for ko in sorted(self.entries, key=lambda k: (-len(k), k)):
+        for ko in candidates:
             spans = find_term(masked, ko)
             if spans:
                 found.append((ko, self.entries[ko]))
@@ -129,7 +202,12 @@ def load_glossary(path: Path | None) -> Glossary:
     return g
 
 
-def mine_glossary(texts: Iterable[str], min_occurrences: int = 2, min_sections: int = 2) -> dict[str, str]:
+def mine_glossary(
+    texts: Iterable[str],
+    min_occurrences: int = 2,
+    min_sections: int = 2,
+    pairs: Callable[[str], list[tuple[str, str]]] = mine_term_pairs,
+) -> dict[str, str]:
     """Korean term -> its English rendering, from the ``한국어(English)`` glosses in ``texts``
     (one text per section), kept only where the evidence agrees:
 
@@ -141,13 +219,15 @@ def mine_glossary(texts: Iterable[str], min_occurrences: int = 2, min_sections: 
       rendering (``가우시안 가지치기(Gaussian pruning)`` against ``가지치기(shearing)``);
     - the term occurs at least ``min_occurrences`` times as a word of its own (a term seen
       once gains nothing from a glossary and would only add prompt tokens).
+
+    ``pairs``: :func:`mine_term_pairs`, or a cached equivalent (translate's plan memo).
     """
     corpus = list(texts)
     sections: dict[str, dict[tuple[str, ...], set[int]]] = defaultdict(lambda: defaultdict(set))
     spellings: dict[tuple[str, tuple[str, ...]], Counter[str]] = defaultdict(Counter)
     glosses: set[tuple[str, str]] = set()
     for i, text in enumerate(corpus):
-        for ko, en in mine_term_pairs(text):
+        for ko, en in pairs(text):
             if en.lower() in GENERIC_ENGLISH:
                 continue
             key = tuple(roots(en))
@@ -162,10 +242,22 @@ def mine_glossary(texts: Iterable[str], min_occurrences: int = 2, min_sections: 
         english = max(spellings[(ko, key)].items(), key=lambda kv: kv[1])[0]
         if _contradicted(ko, english, glosses):
             continue
-        if sum(count_term(t, ko) for t in corpus) < min_occurrences:
+        if not _occurs(ko, corpus, sorted(seen_in), min_occurrences):
             continue
         out[ko] = english
     return dict(sorted(out.items()))
+
+
+def _occurs(ko: str, corpus: list[str], first: list[int], n: int) -> bool:
+    """Does ``ko`` occur at least ``n`` times as a word of its own?  The texts that gloss it
+    are counted first and the count stops at ``n``, so a common term costs a few texts."""
+    seen, done = 0, set(first)
+    for i in [*first, *(j for j in range(len(corpus)) if j not in done)]:
+        if ko in corpus[i]:
+            seen += count_term(corpus[i], ko)
+            if seen >= n:
+                return True
+    return False
 
 
 def _contradicted(ko: str, english: str, glosses: set[tuple[str, str]]) -> bool:
@@ -186,12 +278,14 @@ class GlossaryUpdate:
         return f"glossary {verb}{where}: {len(self.glossary)} terms, {len(self.added)} added"
 
 
-def seed_glossary(path: Path, texts: Iterable[str]) -> GlossaryUpdate:
+def seed_glossary(
+    path: Path, texts: Iterable[str], pairs: Callable[[str], list[tuple[str, str]]] = mine_term_pairs
+) -> GlossaryUpdate:
     """Create ``path`` from the mined pairs, or append the mined terms it does not know yet
     (neither as an entry nor as a disabled one).  Existing lines are never changed."""
     path = Path(path)
     existing = load_glossary(path)
-    mined = mine_glossary(texts)
+    mined = mine_glossary(texts, pairs=pairs)
     new = {ko: en for ko, en in mined.items() if ko not in existing.entries and ko not in existing.disabled}
     created = not path.exists()
     if created or new:

@@ -4,6 +4,7 @@ the user's, used as is), and ``digest glossary``."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from ...errors import InputError
@@ -12,11 +13,20 @@ from ...settings import Settings
 from ...store.layout import OutDir
 from ...store.lock import output_lock
 from ...text.glossary import Glossary, GlossaryUpdate, load_glossary, mine_glossary, seed_glossary
+from ...text.terms import mine_term_pairs
 
 log = logging.getLogger(__name__)
 
 
-def glossary_for(settings: Settings, entries: list[Entry], *, write: bool) -> tuple[Glossary, int]:
+def glossary_for(
+    settings: Settings,
+    entries: list[Entry],
+    *,
+    write: bool,
+    pairs: Callable[[str], list[tuple[str, str]]] = mine_term_pairs,
+) -> tuple[Glossary, int]:
+    """The glossary for a translate run (seeded from the digests unless it is the user's
+    own file); ``pairs``: how to mine a text's term pairs (``plan.PlanMemo.pairs``)."""
     default_path = OutDir(settings.out_dir).glossary_path
     path = Path(settings.translate.glossary_file or default_path)
     default = path == default_path
@@ -26,12 +36,16 @@ def glossary_for(settings: Settings, entries: list[Entry], *, write: bool) -> tu
         return load_glossary(path), 0
     texts = [s.text for e in entries for s in e.sections]
     if write:
-        upd = seed_glossary(path, texts)
+        upd = seed_glossary(path, texts, pairs=pairs)
         if upd.added:
             log.info("%s", upd.summary())
         return upd.glossary, len(upd.added)
     g = load_glossary(path)
-    new = {k: v for k, v in mine_glossary(texts).items() if k not in g.entries and k not in g.disabled}
+    new = {
+        k: v
+        for k, v in mine_glossary(texts, pairs=pairs).items()
+        if k not in g.entries and k not in g.disabled
+    }
     g.entries.update(new)
     return g, len(new)
 

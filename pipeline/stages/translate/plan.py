@@ -1,6 +1,8 @@
 """Planning a translate run: every section of every entry becomes source text (already
 English), a memory hit, or segments with cache keys; what is neither cached nor in memory
-is packed into requests.  The online path and the batch path share it."""
+is packed into requests.  The online path and the batch path share it.  What depends on a
+section's text alone (its split, token counts, term pairs) is memoised by content hash
+(``memo.py``), so a re-run's planning work grows with what changed."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...llm.tokens import count_tokens
 from ...prompts import Prompt, load_prompt
 from ...records import Entry
 from ...settings import Settings
@@ -19,8 +20,9 @@ from ...store.layout import OutDir
 from ...text.glossary import Glossary
 from ...text.hangul import has_hangul
 from ...text.memory import TranslationMemory, load_memory
-from ...text.segments import Segment, pack, split_text
+from ...text.segments import Segment, pack
 from .glossary import glossary_for
+from .memo import PlanMemo
 
 if TYPE_CHECKING:
     from ...llm.client import LLM
@@ -48,14 +50,25 @@ def segment_key(text: str, model: str, prompt_sha: str, glossary: tuple, tempera
 
 
 def plan_sections(
-    entries: list[Entry], settings: Settings, prompt: Prompt, glossary: Glossary, memory: TranslationMemory
+    entries: list[Entry],
+    settings: Settings,
+    prompt: Prompt,
+    glossary: Glossary,
+    memory: TranslationMemory,
+    memo: PlanMemo | None = None,
 ) -> list[SectionPlan]:
     model = settings.llm.chat_model
     temperature = settings.llm.temperature
+    memo = memo or PlanMemo(None, model, settings.translate.max_section_tokens)
+    memo.use_glossary(glossary)
+
+    def key(chunk: str, gl: tuple[tuple[str, str], ...]) -> str:
+        return segment_key(chunk, model, prompt.sha, gl, temperature)
+
     plans: list[SectionPlan] = []
     for entry in entries:
         for i, section in enumerate(entry.sections):
-            plan = SectionPlan(entry, i, content_hash(section.text))
+            plan = SectionPlan(entry, i, memo.source_hash(section.text))
             plans.append(plan)
             if not has_hangul(section.text):
                 plan.origin, plan.text = "source", section.text
@@ -64,22 +77,19 @@ def plan_sections(
             if remembered is not None:
                 plan.origin, plan.text, plan.memory_path = "memory", remembered.en, remembered.path
                 continue
-            chunks = split_text(
-                section.text, settings.translate.max_section_tokens, lambda t: count_tokens(t, model)
-            )
-            for part, (chunk, joiner) in enumerate(chunks):
+            chunks = memo.segments(section.text, glossary, prompt.sha, temperature, key)
+            for part, (chunk, joiner, tokens, gl, seg_key) in enumerate(chunks):
                 hit = memory.lookup(chunk)
                 if hit is not None:
                     plan.memory_parts[part] = hit
-                gl = tuple(glossary.matches(chunk))
                 seg = Segment(
-                    key=segment_key(chunk, model, prompt.sha, gl, temperature),
+                    key=seg_key,
                     text=chunk,
                     entry_id=entry.id,
                     index=i,
                     part=part,
                     parts=len(chunks),
-                    tokens=count_tokens(chunk, model),
+                    tokens=tokens,
                     glossary=gl,
                 )
                 plan.segments.append((seg, joiner))
@@ -101,11 +111,17 @@ class Work:
 
 def plan_work(settings: Settings, *, write_glossary: bool) -> Work:
     """Plan every section of ``OUT/entries.jsonl``; pack what is not cached into requests."""
-    entries = OutDir(settings.out_dir).load_entries()
-    glossary, added = glossary_for(settings, entries, write=write_glossary)
+    out = OutDir(settings.out_dir)
+    entries = out.load_entries()
+    memo = PlanMemo(
+        out.journal_path("translate-plan"), settings.llm.chat_model, settings.translate.max_section_tokens
+    )
+    glossary, added = glossary_for(settings, entries, write=write_glossary, pairs=memo.pairs)
     memory = load_memory(settings.translate.memory_files)
     prompt = load_prompt(settings, settings.translate.prompt)
-    plans = plan_sections(entries, settings, prompt, glossary, memory)
+    plans = plan_sections(entries, settings, prompt, glossary, memory, memo)
+    if write_glossary:  # not on --dry-run: it writes nothing
+        memo.save()
     journal = JsonlCache(OutDir(settings.out_dir).journal_path("translate"))
     todo: dict[str, Segment] = {}
     for plan in plans:
