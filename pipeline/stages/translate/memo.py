@@ -38,6 +38,7 @@ class PlanMemo:
         self.glossary: dict[str, str] | None = None
         self.version = self.previous = ""
         self.changed_terms: list[str] = []
+        self._keys: dict[str, str] = {}  # section text -> its memo key (hashed once per run)
 
     def use_glossary(self, glossary: Glossary) -> None:
         """The glossary of this run: which terms changed since the memo's matches."""
@@ -51,9 +52,11 @@ class PlanMemo:
             self.changed_terms = [k for k in keys if before.get(k) != self.glossary.get(k)]
 
     def _record(self, text: str) -> dict[str, Any]:
-        key = f"{VERSION}\x1f{self.model}\x1f{self.max_tokens}\x1f{text}"
-        key = hashlib.sha256(key.encode()).hexdigest()[:24]
-        self.used.add(key)
+        key = self._keys.get(text)
+        if key is None:
+            raw = f"{VERSION}\x1f{self.model}\x1f{self.max_tokens}\x1f{text}"
+            key = self._keys[text] = hashlib.sha256(raw.encode()).hexdigest()[:24]
+            self.used.add(key)
         rec = self.fresh.get(key)
         if rec is None:
             stored = self.cache.get(key) if self.cache is not None else None
