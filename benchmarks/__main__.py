@@ -25,6 +25,8 @@ BENCHES = {
     "coldstart": "bench_coldstart",
     "memory": "bench_memory",
     "retrieval": "retrieval",
+    "kiwi": "bench_kiwi",
+    "scale": "bench_scale",
 }
 
 OUT = ROOT / "BENCHMARKS.md"

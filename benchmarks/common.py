@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-EVAL_DIR = ROOT.parent / "shared" / "eval"
+EVAL_DIR = Path(os.environ.get("DIGEST_EVAL_DIR") or ROOT.parent / "shared" / "eval")  # a worktree sets it
 DIGEST = [sys.executable, "-m", "pipeline"]
 
 
