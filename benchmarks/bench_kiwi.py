@@ -44,7 +44,7 @@ from pipeline.settings import load_settings
 from pipeline.stages.index import index_stage
 from pipeline.stages.index.docs import load_docs_inputs
 s = load_settings(out_dir=Path(sys.argv[1]), progress="off", llm={"provider": "mock"},
-                  index={"embedding": "endpoint"}, translate={"memory_file": sys.argv[3]})
+                  index={"embedding": "endpoint"}, translate={"memory_files": [sys.argv[3]]})
 texts = [d.korean for d in load_docs_inputs(s)]
 kiwi = lexical.get_kiwi()
 t0 = time.perf_counter()
@@ -76,7 +76,7 @@ def run() -> str:
     with tempfile.TemporaryDirectory(prefix="digest-bench-kiwi-") as t:
         out = Path(t) / "out"
         s = load_settings(
-            out_dir=out, progress="off", llm={"provider": "mock"}, translate={"memory_file": memory}
+            out_dir=out, progress="off", llm={"provider": "mock"}, translate={"memory_files": [memory]}
         )
         parse_stage(s, [SEEDS])
         translate_stage(s, llm=make_llm(s, mock=MockLLM()))
