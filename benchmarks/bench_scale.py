@@ -65,7 +65,7 @@ def _workdir(src: Path, dest: Path, hold_out: int) -> None:
 
 
 def _digest(args: list[str], env: dict[str, str]):
-    proc = peak_rss_of([*DIGEST, *args], env=env)
+    proc = peak_rss_of([*DIGEST, *args], env=env, timeout=4 * 3600)  # a 90k build takes long
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc
 
