@@ -38,3 +38,16 @@ class LockError(DigestError):
     """Another run holds the output folder."""
 
     exit_code = 5
+
+
+class CostLimitError(DigestError):
+    """The run stopped before spending more than ``llm.max_cost`` (``--max-cost``) allows;
+    finished work is journaled, so a re-run resumes."""
+
+    exit_code = 6
+
+
+class Interrupted(DigestError):
+    """Ctrl-C: in-flight requests were abandoned, finished work is journaled."""
+
+    exit_code = 130

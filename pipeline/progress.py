@@ -18,6 +18,7 @@ class Progress:
         self.desc = desc
         self.unit = unit
         self.done = 0
+        self.failed = 0  # work that failed: shown apart, never counted as done
         self._lock = threading.Lock()
         self._start = time.monotonic()
         self._last_plain = 0.0
@@ -33,19 +34,31 @@ class Progress:
             log.info("%s: %d %ss to do", desc, total, unit)
 
     def advance(self, n: int = 1, note: str = "") -> None:
+        """``n`` more units finished."""
+        self._step(n, 0, note)
+
+    def fail(self, n: int = 1) -> None:
+        """``n`` units failed: shown apart ("3 failed"), never counted as done."""
+        self._step(0, n, "")
+
+    def _step(self, done: int, failed: int, note: str) -> None:
         with self._lock:
-            self.done += n
+            self.done += done
+            self.failed += failed
+            if self.failed:
+                note = f"{self.failed} failed" + (f", {note}" if note else "")
             if self._bar is not None:
-                self._bar.update(n)
                 if note:
-                    self._bar.set_postfix_str(note, refresh=False)
+                    self._bar.set_postfix_str(note, refresh=not done)
+                if done:
+                    self._bar.update(done)
             elif self.mode == "plain":
                 now = time.monotonic()
-                if self.done >= self.total or now - self._last_plain >= 2.0:
+                if self.done + self.failed >= self.total or now - self._last_plain >= 2.0:
                     self._last_plain = now
                     elapsed = now - self._start
                     rate = self.done / elapsed if elapsed > 0 else 0.0
-                    eta = (self.total - self.done) / rate if rate > 0 else 0.0
+                    eta = (self.total - self.done - self.failed) / rate if rate > 0 else 0.0
                     log.info(
                         "%s: %d/%d %ss, %.1fs elapsed, ETA %.1fs%s",
                         self.desc,

@@ -62,6 +62,8 @@ class TranslateSettings(Section):
     # translation memories, in order: a later file's pair wins; --memory FILE adds one at the end
     memory_files: list[Path] = Field(default_factory=default_memory_files)
     memory_file: Path | list[Path] | None = None  # deprecated: appended to memory_files
+    # requests that may carry one segment: first try, regroups and re-asks all count
+    max_requests_per_segment: int = Field(default=3, ge=1)
 
     @model_validator(mode="after")
     def _migrate_memory_file(self) -> TranslateSettings:
@@ -75,6 +77,8 @@ class TranslateSettings(Section):
 
 class EnrichSettings(Section):
     prompt: str = "enrich.md"
+    # requests for one entry: the first, the re-ask naming the errors, a fresh one
+    max_requests_per_entry: int = Field(default=3, ge=1)
 
 
 class IndexSettings(Section):

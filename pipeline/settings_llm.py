@@ -52,6 +52,12 @@ class LLMSettings(Section):
     # translate and enrich stop after this many requests in a row failed even after the
     # retries (the endpoint is down); a single failed request is recorded and the stage goes on
     abort_after_failures: int = 4
+    # the most a run may spend, in USD at the prices below (--max-cost); None: no limit.  A
+    # request is sent only if its worst case (prompt + max_tokens) still fits
+    max_cost: float | None = None
+    # retries (regroup, re-ask) may bring a stage's prompt tokens to this multiple of its
+    # planned prompt tokens (the first try of every request, as --dry-run shows), no further
+    max_token_overrun: float = 3.0
     temperature: float = 0.0
     max_output_tokens: int = 4096
     # None: the model's list price, $0 for a local endpoint (pipeline/llm/prices.py)
@@ -111,6 +117,20 @@ class LLMSettings(Section):
     def _positive(cls, v: int) -> int:
         if v < 1:
             raise ValueError("must be >= 1")
+        return v
+
+    @field_validator("max_cost")
+    @classmethod
+    def _cost(cls, v: float | None) -> float | None:
+        if v is not None and v < 0:
+            raise ValueError("must be >= 0 (USD)")
+        return v
+
+    @field_validator("max_token_overrun")
+    @classmethod
+    def _overrun(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError("must be >= 1 (a multiple of the planned prompt tokens)")
         return v
 
     @field_validator("timeout", "max_timeout", "tokens_per_second")

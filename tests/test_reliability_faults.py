@@ -87,7 +87,7 @@ def test_run_completes_under_30_percent_faults(tmp_path: Path, clean_run: dict, 
 
     # the summary counts the retries: every 429/500/timeout was retried by the SDK, and
     # every malformed or truncated structured reply was re-asked
-    m = re.search(r"(\d+) retries \(429/5xx/timeouts\), (\d+) invalid replies re-asked", output)
+    m = re.search(r"(\d+) retries \(429/5xx/timeouts\), (\d+) invalid replies", output)
     assert m, output
     assert int(m.group(1)) == injected["429"] + injected["500"] + injected["timeout"]
     assert 0 < int(m.group(2)) <= injected["malformed"] + injected["truncate"]
@@ -102,14 +102,22 @@ def test_run_completes_under_30_percent_faults(tmp_path: Path, clean_run: dict, 
 
 
 def test_persistent_failure_is_reported_and_resumable(tmp_path: Path):
-    """Every request fails: the run stops with a clear LLMError (exit 4), no traceback; a later
-    healthy run completes from where it was."""
+    """Every request fails: the run stops after the failures in a row with a clear error
+    (exit 4), says that nothing was saved, what is left and how to resume, no traceback; the
+    stages after it do not run; a later healthy run completes from where it was."""
     out = tmp_path / "out"
     code, output = _run(out, "rate=1.0,kinds=500,retry_after_ms=1")
     assert code == 4, output
-    assert "returned HTTP 500" in output and "re-run to resume" in output
+    assert "error: translate stopped: 4 requests in a row failed (last: " in output
+    assert "returned HTTP 500" in output and "-- nothing was saved" in output
+    assert "stopped     translate stopped the run; not run: enrich, index, newsletter" in output
+    resume = "to resume, run again: digest run --llm mock " + " ".join(map(str, CORPUS))
+    assert "left: translate: 143 sections not translated; not run: enrich, index, newsletter -- " in output
+    assert resume in output
     assert "Traceback" not in output
-    assert not (out / "translations.jsonl").exists()
+    assert not (out / "metadata.jsonl").exists()
+    translations = _jsonl(out / "translations.jsonl")  # every section, in Korean, with why
+    assert len(translations) == 143 and all(t["flags"][0].startswith("untranslated: ") for t in translations)
     code, output = _run(out)
     assert code == 0, output
     assert len(_jsonl(out / "metadata.jsonl")) == len(_jsonl(out / "entries.jsonl"))

@@ -9,8 +9,9 @@ import sys
 
 import click
 
-from ..errors import DigestError
+from ..errors import DigestError, Interrupted
 from ..logsafe import install_redaction
+from .output import ARGV_KEY, ctrl_c, interrupted, own_process
 
 COMMAND_MODULES = (
     "core",
@@ -31,17 +32,28 @@ COMMAND_MODULES = (
 
 
 class DigestGroup(click.Group):
-    """Turns a DigestError into one clean line on stderr and its exit code."""
+    """Turns a DigestError into one clean line on stderr and its exit code; Ctrl-C into an
+    honest line and exit 130 (a second Ctrl-C exits at once)."""
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        own_process()  # `digest` / `python -m pipeline` (a test's CliRunner calls main())
+        return super().__call__(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV_KEY] = list(args)  # for "to resume, run again: digest ..."
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
-            return super().invoke(ctx)
+            with ctrl_c():
+                return super().invoke(ctx)
+        except Interrupted as exc:
+            interrupted(str(exc))
         except DigestError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("interrupted; finished work is saved, re-run to resume", err=True)
-            sys.exit(130)
+            interrupted("interrupted: what was journaled before the interrupt is kept")
         except OSError as exc:  # unwritable --out, disk full, permission denied...
             logging.getLogger(__name__).debug("OS error", exc_info=True)
             where = f": {exc.filename}" if exc.filename else ""

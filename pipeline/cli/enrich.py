@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .options import (
@@ -12,8 +10,10 @@ from .options import (
     config_option,
     dry_run_option,
     llm_options,
+    max_cost_option,
     out_option,
 )
+from .output import finish
 
 
 @click.command("enrich")
@@ -28,6 +28,7 @@ from .options import (
 )
 @dry_run_option
 @batch_option
+@max_cost_option
 def enrich_cmd(no_llm: bool, show_schema: bool, dry_run: bool, use_batch: bool, **opts: object) -> None:
     """Add structured English metadata to every entry: OUT/metadata.jsonl.
 
@@ -49,8 +50,7 @@ def enrich_cmd(no_llm: bool, show_schema: bool, dry_run: bool, use_batch: bool, 
         report = submit_stage(settings, "enrich")
     else:
         report = enrich_stage(settings, use_llm=not no_llm, dry_run=dry_run)
-    click.echo(report.summary())
-    sys.exit(report.exit_code)
+    finish(report)
 
 
 COMMANDS = [enrich_cmd]

@@ -8,7 +8,8 @@ from datetime import datetime
 import click
 
 from ..stages.newsletter.formats import FORMATS
-from .options import build_settings, config_option, llm_options, out_option
+from .options import build_settings, config_option, llm_options, max_cost_option, out_option
+from .output import finish
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -53,6 +54,7 @@ def _formats(value: tuple[str, ...]) -> list[str] | None:
 )
 @click.option("--intro/--no-intro", default=None, help="Write (or skip) the short LLM-written intro.")
 @click.option("--top", "top_n", type=click.IntRange(min=0), default=None, help="Papers in 'Top papers'.")
+@max_cost_option
 def newsletter_cmd(
     day: datetime | None,
     since: datetime | None,
@@ -75,11 +77,14 @@ def newsletter_cmd(
         newsletter={"formats": _formats(formats), "intro": intro, "top_n": top_n},
     )
     report = newsletter_stage(settings, date=_day(day), since=_day(since), until=_day(until))
-    click.echo(report.summary())
-    for path in report.paths:
-        click.echo(f"  {path}")
-    if report.feed_path is not None:
-        click.echo(f"  {report.feed_path}  (the latest {report.feed_items} papers)")
+
+    def paths() -> None:
+        for path in report.paths:
+            click.echo(f"  {path}")
+        if report.feed_path is not None:
+            click.echo(f"  {report.feed_path}  (the latest {report.feed_items} papers)")
+
+    finish(report, extra=paths)
 
 
 COMMANDS = [newsletter_cmd]

@@ -66,6 +66,17 @@ def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--concurrency", type=int, default=None, help="Requests in flight.")(f)
 
 
+def max_cost_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--max-cost",
+        type=click.FloatRange(min=0),
+        default=None,
+        metavar="USD",
+        help="Stop before this run spends more than USD (llm.max_cost; at llm.price_*_per_million). "
+        "Finished work is kept: run again to go on.",
+    )(f)
+
+
 _NOT_GIVEN: Any = object()
 
 
@@ -79,6 +90,7 @@ def build_settings(
     preset: str | None = None,
     pick_model: bool = True,
     memory: tuple[Path, ...] | list[Path] = (),
+    max_cost: float | None = None,
     **sections: dict[str, Any],
 ) -> Settings:
     """Settings from flags (``sections``: nested overrides), env, TOML and defaults;
@@ -95,6 +107,7 @@ def build_settings(
             "base_url": base_url,
             "concurrency": concurrency,
             "preset": preset,
+            "max_cost": max_cost,
         },
     }
     for key, value in sections.items():

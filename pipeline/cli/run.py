@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from ..stages import PIPELINE
-from .options import build_settings, config_option, llm_options, memory_option, out_option
+from .options import (
+    build_settings,
+    config_option,
+    llm_options,
+    max_cost_option,
+    memory_option,
+    out_option,
+)
+from .output import finish
 from .retrieval import chroma_option
 
 
@@ -19,6 +26,7 @@ from .retrieval import chroma_option
 @llm_options
 @memory_option
 @chroma_option
+@max_cost_option
 @click.option(
     "--skip",
     multiple=True,
@@ -37,8 +45,7 @@ def run_cmd(
 
     settings = build_settings(memory=memory_file, index={"chroma_url": chroma_url}, **opts)  # type: ignore[arg-type]
     report = run_all(settings, list(paths) or [Path("seeds")], skip=skip)
-    click.echo(report.summary())
-    sys.exit(report.exit_code)
+    finish(report)
 
 
 COMMANDS = [run_cmd]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -13,9 +12,11 @@ from .options import (
     config_option,
     dry_run_option,
     llm_options,
+    max_cost_option,
     memory_option,
     out_option,
 )
+from .output import finish
 
 
 @click.command("translate")
@@ -32,6 +33,7 @@ from .options import (
 )
 @dry_run_option
 @batch_option
+@max_cost_option
 def translate_cmd(
     memory_file: tuple[Path, ...],
     glossary_file: Path | None,
@@ -53,8 +55,7 @@ def translate_cmd(
         if use_batch and not dry_run
         else translate_stage(settings, dry_run=dry_run)
     )
-    click.echo(report.summary())
-    sys.exit(report.exit_code)
+    finish(report)
 
 
 @click.command("glossary")

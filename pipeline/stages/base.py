@@ -4,7 +4,8 @@
   and ``exit_code`` (0, or a :class:`~pipeline.errors.DigestError` code).
 - :func:`run_jobs`: run jobs concurrently; each outcome goes to a callback in the calling
   thread as it finishes (so the stage journals it at once, without locks).
-- :class:`AbortPolicy`: the ONE abort policy of the LLM stages (translate, enrich).
+- :class:`AbortPolicy`: the ONE abort policy of the LLM stages (translate, enrich, the
+  newsletter intros); ``budget.py`` holds what they may spend (cost limit, retry budget).
 - :func:`estimate_requests`: tokens and cost of the requests a ``--dry-run`` would send.
 - :class:`BatchAdapter`: how a stage offers its requests to the Batch API
   (``pipeline.batch``); a stage registers one in ``batch/orchestrator.py``.
@@ -13,8 +14,9 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -68,45 +70,72 @@ def run_jobs(
     progress: Progress | None = None,
     on_result: Callable[[JobOutcome[T, R]], None] | None = None,
     weight: Callable[[T], int] | None = None,
+    cancel: threading.Event | None = None,
+    on_cancel: Callable[[], None] | None = None,
 ) -> list[JobOutcome[T, R]]:
     """Run ``fn`` over ``jobs`` with at most ``concurrency`` in flight.
 
-    ``on_result`` is called in the calling thread as each job finishes (so the
-    caller can append to its journal without locks).  An exception in ``fn`` is
-    captured in the outcome, never lost; other jobs go on.
+    ``on_result`` is called in the calling thread as each job finishes (so the caller can
+    append to its journal without locks).  An exception in ``fn`` is captured in the outcome,
+    never lost; other jobs go on.  ``progress`` (when given) advances by ``weight(job)`` for a
+    job that succeeded and counts a failed one apart; a :class:`JobSkipped` job counts neither.
+
+    Ctrl-C (``KeyboardInterrupt`` in the calling thread) returns at once: ``cancel`` is set
+    (jobs check it before each request), ``on_cancel`` runs (e.g. closes the HTTP client) in
+    the background, and the workers -- daemon threads, perhaps blocked in a request for a
+    minute -- are abandoned; the interrupt is re-raised.  Outcomes that arrive later are
+    dropped, never half-applied: only the calling thread applies them.
     """
     outcomes: list[JobOutcome[T, R]] = []
+    cancel = cancel or threading.Event()
+    todo: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    results: queue.Queue[JobOutcome[T, R]] = queue.Queue()
+
+    def worker() -> None:
+        while (job := todo.get()) is not _DONE and not cancel.is_set():
+            try:
+                out: JobOutcome[T, R] = JobOutcome(job, fn(job))
+            except BaseException as exc:  # handed to the caller, never lost
+                out = JobOutcome(job, None, exc)
+            results.put(out)
+
+    source = iter(jobs)
     workers = max(1, concurrency)
-    pending: dict[Future[R], T] = {}
-    it = iter(jobs)
-
-    def finish(fut: Future[R], job: T) -> None:
-        exc = fut.exception()
-        out: JobOutcome[T, R] = JobOutcome(job, None if exc else fut.result(), exc)
-        if exc is not None:
-            log.debug("job failed: %r", exc)
-        outcomes.append(out)
-        if on_result is not None:
-            on_result(out)
-        if progress is not None and not isinstance(exc, JobSkipped):
-            progress.advance(weight(job) if weight else 1)
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="digest-llm") as pool:
-        exhausted = False
+    started = in_flight = 0
+    try:
         while True:
-            while not exhausted and len(pending) < workers:
-                try:
-                    job = next(it)
-                except StopIteration:
-                    exhausted = True
-                    break
-                pending[pool.submit(fn, job)] = job
-            if not pending:
+            # a job is handed out only when a slot is free and the outcomes before it were
+            # applied, so a job sees the abort policy's verdict on the ones before it
+            while in_flight < workers and (job := next(source, _DONE)) is not _DONE:
+                if started < workers:
+                    threading.Thread(target=worker, name=f"digest-llm-{started}", daemon=True).start()
+                    started += 1
+                todo.put(job)
+                in_flight += 1
+            if not in_flight:
                 break
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for fut in done:
-                finish(fut, pending.pop(fut))
+            out = results.get()
+            in_flight -= 1
+            if out.error is not None:
+                log.debug("job failed: %r", out.error)
+            outcomes.append(out)
+            if on_result is not None:
+                on_result(out)
+            if progress is not None and not isinstance(out.error, JobSkipped):
+                n = weight(out.job) if weight else 1
+                (progress.advance if out.error is None else progress.fail)(n)
+    except KeyboardInterrupt:
+        cancel.set()
+        if on_cancel is not None:  # closing a client may wait on its pool: never in this thread
+            threading.Thread(target=on_cancel, name="digest-cancel", daemon=True).start()
+        raise
+    finally:
+        for _ in range(started):
+            todo.put(_DONE)
     return outcomes
+
+
+_DONE = object()
 
 
 # -- the abort policy ---------------------------------------------------------------------------
@@ -114,28 +143,31 @@ def run_jobs(
 
 class AbortPolicy:
     """When an LLM stage stops early.  A failed job (its request failed even after the SDK's
-    retries) is recorded as failed and the stage goes on, except:
+    retries, or no reply of it was usable) is recorded as failed and the stage goes on,
+    except:
 
-    - a bad setting (:class:`ConfigError`: unknown model, rejected key) stops at once;
-    - ``limit`` failed jobs in a row (``llm.abort_after_failures``) stop the rest: the
-      endpoint is down, and every other job would only fail the same way, each after its
-      own retries;
-    - when every job failed (fewer than ``limit`` of them), the stage fails all the same.
+    - a bad setting (:class:`ConfigError`: unknown model, rejected key) stops at once
+      (:attr:`fatal`; the stage raises it, exit 2);
+    - ``limit`` failed jobs in a row (``llm.abort_after_failures``) stop the rest
+      (:attr:`stopped`): the endpoint is down, or the model cannot do the task, and every
+      other job would only fail the same way, each after its own retries.
 
-    Jobs that finished are journaled by the stage, so a re-run resumes.  Job functions call
-    :meth:`check` first; the stage calls :meth:`raise_if_stopped` when the jobs are done.
+    Jobs that finished are journaled by the stage, so a re-run resumes; the stage reports
+    what is left.  Job functions call :meth:`check` first.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = max(1, limit)
         self.in_a_row = 0
         self.ok = 0
+        self.failures = 0
         self.last: DigestError | None = None
-        self.error: DigestError | None = None
+        self.fatal: ConfigError | None = None
+        self.stopped: str | None = None  # why the rest was not sent
 
     def check(self) -> None:
         """In a job function, before its work: skip the job once the run is stopping."""
-        if self.error is not None:
+        if self.fatal is not None or self.stopped is not None:
             raise JobSkipped()
 
     def succeeded(self) -> None:
@@ -147,24 +179,29 @@ class AbortPolicy:
         # an unexpected exception is named by its type only: its text may hold request data
         err = exc if isinstance(exc, DigestError) else LLMError(f"LLM call failed: {type(exc).__name__}")
         self.in_a_row += 1
+        self.failures += 1
         self.last = err
-        if self.error is None:
-            if isinstance(err, ConfigError):
-                self.error = ConfigError(f"{err} -- fix the setting, then re-run: finished work is saved")
-            elif self.in_a_row >= self.limit:
-                self.error = LLMError(
-                    f"{err} ({self.in_a_row} requests in a row failed; stopped) -- "
-                    "finished work is saved; re-run to resume"
-                )
+        if isinstance(err, ConfigError):
+            self.fatal = self.fatal or err
+        elif self.in_a_row >= self.limit and self.stopped is None:
+            self.stopped = f"{self.in_a_row} requests in a row failed (last: {err})"
         return err
 
-    def raise_if_stopped(self) -> None:
-        """After the jobs: raise the error that stopped the stage, or the last one when no job
-        succeeded at all."""
-        if self.error is not None:
-            raise self.error
-        if self.last is not None and not self.ok:
-            raise LLMError(f"{self.last} (every request failed) -- finished work is saved; re-run to resume")
+    @property
+    def every_request_failed(self) -> bool:
+        return self.last is not None and not self.ok
+
+    def raise_if_fatal(self, saved: int) -> None:
+        """After the jobs: a bad setting stops the stage with a clean error (exit 2)."""
+        if self.fatal is not None:
+            raise ConfigError(f"{self.fatal} -- fix the setting, then re-run: {saved_note(saved)}")
+
+
+def saved_note(saved: int, unit: str = "results") -> str:
+    """Says whether the run saved anything: "finished work is saved" only when it did."""
+    if saved:
+        return f"finished work is saved ({saved} {unit} journaled)"
+    return "nothing was saved"
 
 
 # -- dry-run estimates ----------------------------------------------------------------------------
@@ -178,6 +215,24 @@ class Estimate:
     cost: float = 0.0  # online
     batch_cost: float = 0.0  # the same requests through the Batch API (half price)
     price_basis: str = ""  # model and prices the cost is estimated with
+
+    def describe(self) -> str:
+        """One line for the log before a stage sends its requests."""
+        return (
+            f"{self.requests} requests, about {self.prompt_tokens} prompt + {self.completion_tokens} "
+            f"completion tokens, ~${self.cost:.4f} for {self.price_basis}"
+        )
+
+    def warn_over(self, max_cost: float | None, stage: str) -> None:
+        """Say up front when the estimate passes the cost limit (the stage stops at it)."""
+        if max_cost is not None and self.cost > max_cost:
+            log.warning(
+                "%s: the estimate (~$%.4f) is above the cost limit $%g (--max-cost): the stage will stop "
+                "when the limit is reached; finished work is journaled",
+                stage,
+                self.cost,
+                max_cost,
+            )
 
     def apply_to(self, report: object) -> None:
         """Copy the figures onto a stage report with fields of the same names."""

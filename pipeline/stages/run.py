@@ -32,19 +32,39 @@ class RunReport:
     exit_code: int = 0
     usage: dict[str, Any] = field(default_factory=dict)
     next_steps: list[str] = field(default_factory=list)  # where to look when the run is done
+    lefts: list[str] = field(default_factory=list)  # what each stage left to do
+    failure: str = ""  # the first stage that failed as a whole, and why
+    stopped_at: str = ""  # the stage that stopped the run early (endpoint down, cost limit)
+    not_run: list[str] = field(default_factory=list)
 
     def add(self, stage: str, stage_report: Report) -> None:
         self.summaries[stage] = stage_report.summary()
         self.exit_code = max(self.exit_code, stage_report.exit_code)
+        left = getattr(stage_report, "left", "")
+        if left:
+            self.lefts.append(f"{stage}: {left}")
+        self.failure = self.failure or getattr(stage_report, "failure", "")
+
+    @property
+    def left(self) -> str:
+        """What a re-run still has to do ("" when nothing)."""
+        parts = list(self.lefts)
+        if self.not_run:
+            parts.append(f"not run: {', '.join(self.not_run)}")
+        return "; ".join(parts)
 
     def summary(self) -> str:
         lines = [f"{stage:<11} {text}" for stage, text in self.summaries.items()]
+        if self.stopped_at:
+            lines.append(
+                f"{'stopped':<11} {self.stopped_at} stopped the run; not run: {', '.join(self.not_run)}"
+            )
         if self.usage:
             u = self.usage
             lines.append(
                 f"{'llm':<11} {u.get('requests', 0)} requests, {u.get('prompt_tokens', 0)} prompt + "
                 f"{u.get('completion_tokens', 0)} completion tokens, {u.get('retries', 0)} retries "
-                f"(429/5xx/timeouts), {u.get('invalid_replies', 0)} invalid replies re-asked"
+                f"(429/5xx/timeouts), {u.get('invalid_replies', 0)} invalid replies"
             )
         if self.next_steps:
             lines.append("")
@@ -71,10 +91,15 @@ def run_all(settings: Settings, paths: list[Path], *, skip: tuple[str, ...] = ()
             "newsletter": lambda: newsletter_all_dates(settings, llm=llm),
         }
         done: dict[str, Report] = {}
-        for name in SKIPPABLE:
-            if name not in skip:
-                done[name] = steps[name]()
-                report.add(name, done[name])
+        todo = [name for name in SKIPPABLE if name not in skip]
+        for i, name in enumerate(todo):
+            done[name] = steps[name]()
+            report.add(name, done[name])
+            if (
+                getattr(done[name], "stopped", "") and todo[i + 1 :]
+            ):  # endpoint down, cost limit: the next too
+                report.stopped_at, report.not_run = name, todo[i + 1 :]
+                break
         report.usage = llm.meter.snapshot()
     news = done.get("newsletter")
     if isinstance(news, NewsletterReport) and news.paths:

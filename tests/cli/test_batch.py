@@ -81,7 +81,9 @@ def test_translate_batch_cycle_across_processes(tmp_path: Path) -> None:
     collected = _run("batch", "collect", "--llm", "mock", "--out", out, env=env)
     assert collected.returncode == 0, collected.stderr
     assert f"collected translate batch {batch_id}" in collected.stdout
-    assert "translate: translated 8 sections (model 0, cache 7" in collected.stdout
+    assert "translate: 8 sections: 8 translated, 0 flagged, 0 NOT translated (done by model 0, cache 7" in (
+        collected.stdout
+    )
     records = read_jsonl(tmp_path / "out" / "translations.jsonl", SectionTranslation)
     assert len(records) == 8 and not any(has_hangul(r.text) for r in records)
 

@@ -15,8 +15,10 @@ def test_a_bad_setting_stops_at_once() -> None:
     policy.failed(ConfigError("unknown model 'x'"))
     with pytest.raises(JobSkipped):
         policy.check()
-    with pytest.raises(ConfigError, match="unknown model 'x' -- fix the setting"):
-        policy.raise_if_stopped()
+    with pytest.raises(ConfigError, match="unknown model 'x' -- fix the setting.*finished work is saved"):
+        policy.raise_if_fatal(saved=3)
+    with pytest.raises(ConfigError, match="nothing was saved"):
+        policy.raise_if_fatal(saved=0)
 
 
 def test_failures_in_a_row_stop_and_a_success_resets_the_count() -> None:
@@ -27,19 +29,20 @@ def test_failures_in_a_row_stop_and_a_success_resets_the_count() -> None:
     for _ in range(2):
         policy.failed(LLMError("HTTP 500"))
     policy.check()  # 2 in a row < 3: go on
-    policy.raise_if_stopped()  # one job succeeded: the failures are recorded, not fatal
+    assert policy.stopped is None and policy.failures == 4
+    policy.raise_if_fatal(saved=1)  # failures are recorded, not fatal
     policy.failed(LLMError("HTTP 500"))
     with pytest.raises(JobSkipped):
         policy.check()
-    with pytest.raises(LLMError, match=r"HTTP 500 \(3 requests in a row failed; stopped\) -- .*re-run"):
-        policy.raise_if_stopped()
+    assert policy.stopped == "3 requests in a row failed (last: HTTP 500)"
 
 
-def test_every_job_failing_fails_the_stage() -> None:
+def test_every_job_failing_is_known() -> None:
     policy = AbortPolicy(4)
     policy.failed(LLMError("cannot reach the LLM endpoint"))
-    with pytest.raises(LLMError, match="cannot reach the LLM endpoint \\(every request failed\\)"):
-        policy.raise_if_stopped()
+    assert policy.every_request_failed and policy.stopped is None
+    policy.succeeded()
+    assert not policy.every_request_failed
 
 
 def test_an_unexpected_exception_is_named_by_its_type_only() -> None:

@@ -25,6 +25,7 @@ class FaultPlan:
     rate: float = 0.0
     kinds: tuple[str, ...] = ("429", "500", "timeout", "malformed", "truncate")
     latency_ms: int = 0
+    latency_after: int = 0  # the first N chat requests are answered without the latency
     seed: int = 0
     retry_after_ms: int = 20
     hang_ms: int = 0  # server mode: how long a "timeout" hangs before dropping the connection
@@ -68,6 +69,7 @@ def parse_fault_spec(spec: str | None) -> FaultPlan:
                 values[key] = float(value)
             elif key in (
                 "latency_ms",
+                "latency_after",
                 "seed",
                 "retry_after_ms",
                 "hang_ms",

@@ -204,7 +204,9 @@ class MockLLM:
             )
         fault = self.faults.decide("chat", body)
         plan = self.faults.plan
-        if plan.latency_ms and "chat" in plan.endpoints:
+        with self._lock:
+            nth = self._stats["by_endpoint"]["chat"]
+        if plan.latency_ms and "chat" in plan.endpoints and nth > plan.latency_after:
             time.sleep(plan.latency_ms / 1000)
         if fault:
             self._count("faults", fault)

@@ -44,11 +44,34 @@ def _source_hashes(text: str) -> set[str]:
 
 def paper_block(entry: Entry, english: list[str | None]) -> str:
     """The user message: the paper as data inside ``<paper id=...>`` tags."""
+    return _block(entry, [(s.label, en or s.text) for s, en in zip(entry.sections, english, strict=True)])
+
+
+def _block(entry: Entry, sections: list[tuple[str | None, str]]) -> str:
     lines = [f"Title: {escape_data(entry.title)}", ""]
-    for s, en in zip(entry.sections, english, strict=True):
-        text = escape_data(" ".join((en or s.text).split()))
-        lines.append(f"- {s.label}: {text}" if s.label else f"- {text}")
+    for label, text in sections:
+        text = escape_data(" ".join(text.split()))
+        lines.append(f"- {label}: {text}" if label else f"- {text}")
     return f'<paper id="{escape_data(entry.id, attribute=True)}">\n' + "\n".join(lines) + "\n</paper>"
+
+
+def shorter_messages(job: Job) -> list[dict]:
+    """The request of a paper over the model's context window, about half as long: only the
+    sections that have English (the Korean dropped) when any has, the longest sections cut
+    first (at a word, marked with "...")."""
+    entry, english = job.entry, job.english
+    if any(english):
+        sections = [(s.label, en) for s, en in zip(entry.sections, english, strict=True) if en]
+    else:
+        sections = [(s.label, s.text) for s in entry.sections]
+    texts = [" ".join(t.split()) for _, t in sections]
+    budget = sum(len(t) for t in texts) // 2
+    cap = max((len(t) for t in texts), default=0)
+    while cap > 40 and sum(min(len(t), cap) for t in texts) > budget:  # the longest cut first
+        cap = int(cap * 0.9)
+    cut = [t if len(t) <= cap else t[:cap].rsplit(" ", 1)[0] + " ..." for t in texts]
+    paper = _block(entry, [(label, t) for (label, _), t in zip(sections, cut, strict=True)])
+    return [job.messages[0], {"role": "user", "content": paper}]
 
 
 @dataclass
@@ -94,9 +117,14 @@ def store_result(cache: JsonlCache, key: str, value: LLMMetadata) -> None:
     cache.put(key, value.model_dump(mode="json"))
 
 
+def store_failure(cache: JsonlCache, key: str, reason: str) -> None:
+    """Journal an entry whose LLM fields failed, with why: not a result, the next run retries it."""
+    cache.put(key, {"failed": reason[:400]})
+
+
 def from_journal(cache: JsonlCache, key: str) -> LLMMetadata | None:
     raw = cache.get(key)
-    if raw is None:
+    if raw is None or (isinstance(raw, dict) and "failed" in raw):
         return None
     try:
         return LLMMetadata.model_validate(raw)

@@ -10,32 +10,29 @@ whose value is not written in the source text is dropped and flagged: no invente
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ...batch.ledger import warn_pending
-from ...errors import LLMError
+from ...errors import CostLimitError, Interrupted, LLMError
 from ...llm.client import LLM, make_llm
-from ...llm.structured import strict_json_schema
-from ...llm.tokens import count_tokens
 from ...progress import Progress
 from ...records import Metadata
 from ...settings import Settings
 from ...store.jsonl import write_jsonl_atomic
 from ...store.layout import OutDir
 from ...store.lock import output_lock
-from ..base import AbortPolicy, Estimate, JobOutcome, JobSkipped, estimate_requests, run_jobs
+from ..base import AbortPolicy, Estimate, JobOutcome, JobSkipped, estimate_requests, run_jobs, saved_note
+from ..budget import Budget
+from .ask import Asked, Enricher, schema_tokens
 from .engine import failure_flags, merge_llm
 from .extract import extract_metadata
-from .plan import Job, Plan, journal, plan, plan_jobs, request_params, store_result
-from .schema import LLMMetadata
+from .plan import Job, Plan, journal, plan, plan_jobs, shorter_messages, store_failure, store_result
 
 log = logging.getLogger(__name__)
 
-LLM_ROUNDS = 2  # conversations per entry (each: one request + one re-ask)
 EST_OUTPUT_TOKENS = 450  # --dry-run: completion tokens of one metadata object
 
 
@@ -44,9 +41,15 @@ class EnrichReport:
     entries: int = 0
     llm_ok: int = 0
     llm_failed: int = 0
+    llm_not_attempted: int = 0  # never sent: the stage stopped first (abort policy, cost limit)
     llm_skipped: int = 0
     from_cache: int = 0
     requests: int = 0
+    saved: int = 0  # LLM results journaled by this run
+    stopped: str = ""  # why the stage stopped early
+    cost_stop: bool = False
+    all_failed: str = ""  # every request failed: the last error
+    shortened: int = 0  # papers shortened to fit the model's context window
     rejected_values: int = 0
     english_inputs: int = 0
     flags: dict[str, int] = field(default_factory=dict)
@@ -62,7 +65,24 @@ class EnrichReport:
 
     @property
     def exit_code(self) -> int:
-        return LLMError.exit_code if self.llm_failed else 0
+        if self.cost_stop:
+            return CostLimitError.exit_code
+        return LLMError.exit_code if self.llm_failed or self.llm_not_attempted else 0
+
+    @property
+    def left(self) -> str:
+        """What a re-run still has to do ("" when nothing)."""
+        n = self.llm_failed + self.llm_not_attempted
+        return f"{n} entries without LLM fields" if n and not self.dry_run else ""
+
+    @property
+    def failure(self) -> str:
+        """Why the stage failed as a whole ("" when it did not): stopped early, or every
+        request failed; and whether anything was saved."""
+        why = self.stopped or (
+            f"failed: every request failed (last: {self.all_failed})" if self.all_failed else ""
+        )
+        return f"enrich {why} -- {saved_note(self.saved, 'entries')}" if why else ""
 
     def summary(self) -> str:
         if self.dry_run:
@@ -74,14 +94,18 @@ class EnrichReport:
             )
         where = f" -> {self.out_path}" if self.out_path else ""
         parts = [f"enriched {self.entries} entries{where}"]
-        if self.llm_ok or self.llm_failed:
+        if self.llm_ok or self.llm_failed or self.llm_not_attempted:
             parts.append(
                 f"LLM fields for {self.llm_ok} ({self.from_cache} from cache, {self.requests} requests)"
             )
         if self.llm_failed:
             parts.append(f"{self.llm_failed} failed (kept with deterministic fields; re-run to retry)")
+        if self.llm_not_attempted:
+            parts.append(f"{self.llm_not_attempted} not attempted (deterministic fields only)")
         if self.llm_skipped:
             parts.append(f"{self.llm_skipped} with deterministic fields only (no LLM request)")
+        if self.shortened:
+            parts.append(f"{self.shortened} papers shortened to fit the model's context window")
         if self.rejected_values:
             parts.append(f"{self.rejected_values} values not found in the source were dropped")
         if self.note:
@@ -152,59 +176,97 @@ def _run_llm(
 ) -> None:
     cache = journal(settings)
     before = llm.meter.snapshot()["requests"]
+    planned = _estimate(settings, jobs)
+    log.info("enrich: %d entries in %s", len(jobs), planned.describe())
+    planned.warn_over(settings.llm.max_cost, "enrich")
+    budget = Budget(settings, llm.meter, planned.prompt_tokens)
+    enricher = Enricher(
+        llm, budget=budget, max_requests=settings.enrich.max_requests_per_entry, shorten=shorter_messages
+    )
     policy = AbortPolicy(settings.llm.abort_after_failures)
+    attempted: set[str] = set()
 
-    def call(job: Job) -> Any:
+    def call(job: Job) -> Asked:
         policy.check()
-        # a fresh conversation once more when the output was cut off or malformed (a flaky
-        # endpoint); a refusal is final
-        for _ in range(LLM_ROUNDS):
-            res = llm.complete_json(**request_params(job), max_reasks=1)
-            if res.ok or res.refused:
-                break
-        return res
+        return enricher.ask(job)
 
-    def on_result(out: JobOutcome[Job, Any]) -> None:
+    def on_result(out: JobOutcome[Job, Asked]) -> None:
         job = out.job
         meta = metas[job.entry.id]
         if isinstance(out.error, JobSkipped):
             return
+        attempted.add(job.key)
         if out.error is not None:
             err = policy.failed(out.error)
             log.warning("enrich %s: LLM call failed: %s", job.entry.id, err)
-            meta.llm_status = "failed"
-            meta.flags.append("llm_error")
-            report.llm_failed += 1
+            _failed(meta, report, ["llm_error"])
+            store_failure(cache, job.key, str(err))
             return
-        policy.succeeded()
-        res = out.result
+        asked = out.result
+        assert asked is not None
+        res = asked.result
+        if asked.shortened:
+            report.shortened += 1
+            meta.flags.append("llm_input_shortened")
         if res.ok:
+            policy.succeeded()
             store_result(cache, job.key, res.value)
+            report.saved += 1
             report.llm_ok += 1
             report.rejected_values += merge_llm(meta, res.value, job.entry, job.english)
             return
         flags = failure_flags(res)
+        reason = "; ".join(res.errors)[:300]
+        policy.failed(LLMError(f"no usable reply in {asked.requests} requests ({', '.join(flags)})"))
         log.warning(
-            "enrich %s: %s after %d attempts: %s",
-            job.entry.id,
-            ", ".join(flags),
-            res.attempts,
-            "; ".join(res.errors)[:300],
+            "enrich %s: %s after %d requests: %s", job.entry.id, ", ".join(flags), asked.requests, reason
         )
-        meta.llm_status = "failed"
-        meta.flags.extend(flags)
-        report.llm_failed += 1
+        _failed(meta, report, flags)
+        store_failure(cache, job.key, f"{', '.join(flags)}: {reason}")
 
     with Progress(len(jobs), "enrich", mode=settings.progress, unit="paper") as progress:
-        run_jobs(jobs, call, concurrency=settings.llm.concurrency, progress=progress, on_result=on_result)
-    after = llm.meter.snapshot()
-    report.requests = after["requests"] - before
-    report.usage = after
-    policy.raise_if_stopped()
+        try:
+            run_jobs(
+                jobs,
+                call,
+                concurrency=settings.llm.concurrency,
+                progress=progress,
+                on_result=on_result,
+                cancel=budget.cancelled,
+                on_cancel=lambda: llm.client.close(),
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"enrich interrupted: LLM fields of {report.saved} entries journaled before the interrupt, "
+                f"{len(jobs) - report.saved} left; the requests in flight were abandoned"
+            ) from None
+        finally:
+            after = llm.meter.snapshot()
+            report.requests = after["requests"] - before
+            report.usage = after
+    policy.raise_if_fatal(report.saved)
+    for job in jobs:
+        if job.key not in attempted:  # never sent: the stage stopped first
+            meta = metas[job.entry.id]
+            meta.model = meta.cache_key = None
+            meta.flags.append("llm_not_attempted")
+            report.llm_not_attempted += 1
+    report.stopped = policy.stopped and f"stopped: {policy.stopped}" or budget.halted or ""
+    report.cost_stop = budget.halted is not None and not policy.stopped
+    if policy.every_request_failed and policy.last is not None:
+        report.all_failed = str(policy.last)
+
+
+def _failed(meta: Metadata, report: EnrichReport, flags: list[str]) -> None:
+    meta.llm_status = "failed"
+    meta.flags.extend(flags)
+    report.llm_failed += 1
 
 
 def _estimate(settings: Settings, jobs: list[Job]) -> Estimate:
-    schema_tokens = count_tokens(json.dumps(strict_json_schema(LLMMetadata)), settings.llm.chat_model)
+    """The first request of every entry: what ``--dry-run`` shows and the retry budget's base."""
     return estimate_requests(
-        settings, ((job.messages, EST_OUTPUT_TOKENS) for job in jobs), extra_prompt_tokens=schema_tokens
+        settings,
+        ((job.messages, EST_OUTPUT_TOKENS) for job in jobs),
+        extra_prompt_tokens=schema_tokens(settings.llm.chat_model),
     )

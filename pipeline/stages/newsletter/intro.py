@@ -1,15 +1,17 @@
 """The newsletter's short intro, written by the LLM from the issue's papers (given as tagged
 data, never instructions), cached in ``OUT/cache/newsletter.jsonl`` by a hash of its inputs,
-the model and the prompt.  An intro that fails is left out; the issue is written anyway."""
+the model and the prompt.  An intro that fails is left out; the issue is written anyway.
+The intros follow the LLM stages' abort policy and budget (cost limit, Ctrl-C)."""
 
 from __future__ import annotations
 
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ...errors import DigestError
+from ...errors import DigestError, Interrupted, LLMError
+from ...llm.tokens import count_message_tokens
 from ...progress import Progress
 from ...prompts import load_prompt
 from ...settings import Settings
@@ -18,7 +20,8 @@ from ...store.jsonl import content_hash
 from ...store.layout import OutDir
 from ...text.escape import escape_data
 from ...text.hangul import has_hangul
-from ..base import JobOutcome, run_jobs
+from ..base import AbortPolicy, JobOutcome, JobSkipped, run_jobs
+from ..budget import Budget
 from .model import Issue
 
 if TYPE_CHECKING:
@@ -89,6 +92,9 @@ class IntroCounts:
     written: int = 0
     cached: int = 0
     failed: int = 0
+    not_attempted: int = 0  # never sent: the run stopped first
+    stopped: str = ""  # why (abort policy, cost limit)
+    cost_stop: bool = False
 
 
 def write_intros(settings: Settings, issues: list[Issue], llm: LLM | None) -> IntroCounts:
@@ -122,42 +128,64 @@ def write_intros(settings: Settings, issues: list[Issue], llm: LLM | None) -> In
             counts.failed += len(jobs)
             return counts
     the_llm = llm
+    budget = Budget(settings, llm.meter, 0)
+    policy = AbortPolicy(settings.llm.abort_after_failures)
+
+    def ask(messages: list[dict]) -> Any:
+        with budget.request(count_message_tokens(messages, the_llm.model), INTRO_MAX_TOKENS, first=True):
+            return the_llm.complete(messages, max_tokens=INTRO_MAX_TOKENS)
 
     def write(job: _IntroJob) -> str | None:
+        policy.check()
         messages = [
             {"role": "system", "content": prompt.text},
             {"role": "user", "content": job.request},
         ]
-        comp = the_llm.complete(messages, max_tokens=INTRO_MAX_TOKENS)
+        comp = ask(messages)
         for _ in range(INTRO_RETRIES):  # cut off or garbled (a flaky endpoint?): ask again
             if comp.finish_reason != "length" and not _not_prose(comp.text):
                 break
-            comp = the_llm.complete(messages, max_tokens=INTRO_MAX_TOKENS)
+            comp = ask(messages)
         return _clean_intro(comp.text, comp.finish_reason)
 
     def on_result(out: JobOutcome[_IntroJob, str | None]) -> None:
         job = out.job
+        if isinstance(out.error, JobSkipped):
+            return
         if out.error is not None:
             counts.failed += 1
-            if isinstance(out.error, DigestError):
-                log.warning(
-                    "newsletter intro for %s failed (%s); writing it without one", job.issue.slug, out.error
-                )
-            else:
-                log.warning(
-                    "newsletter intro for %s failed (%s); writing it without one",
-                    job.issue.slug,
-                    type(out.error).__name__,
-                )
+            err = policy.failed(out.error)
+            log.warning("newsletter intro for %s failed (%s); writing it without one", job.issue.slug, err)
             return
         if not out.result:
             counts.failed += 1
+            policy.failed(LLMError("no usable intro in the reply"))
             log.warning("newsletter intro for %s came back empty; writing it without one", job.issue.slug)
             return
+        policy.succeeded()
         job.issue.intro = out.result
         cache.put(job.key, {"text": out.result, "model": the_llm.model})
         counts.written += 1
 
     with Progress(len(jobs), "newsletter intros", mode=settings.progress, unit="intro") as progress:
-        run_jobs(jobs, write, concurrency=settings.llm.concurrency, progress=progress, on_result=on_result)
+        try:
+            run_jobs(
+                jobs,
+                write,
+                concurrency=settings.llm.concurrency,
+                progress=progress,
+                on_result=on_result,
+                cancel=budget.cancelled,
+                on_cancel=lambda: the_llm.client.close(),
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"newsletter interrupted: {counts.written} intros written before the interrupt; "
+                "no issue was written"
+            ) from None
+    if policy.fatal is not None:
+        log.warning("newsletter intros skipped: %s", policy.fatal)
+    counts.not_attempted = len(jobs) - counts.written - counts.failed
+    counts.stopped = policy.stopped and f"stopped: {policy.stopped}" or budget.halted or ""
+    counts.cost_stop = budget.halted is not None and not policy.stopped
     return counts

@@ -17,7 +17,7 @@ from datetime import date as Date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...errors import ConfigError, InputError
+from ...errors import ConfigError, CostLimitError, InputError
 from ...records import Entry, Metadata, SectionTranslation
 from ...settings import Settings
 from ...store.jsonl import write_text_atomic
@@ -45,6 +45,9 @@ class NewsletterReport:
     intros_written: int = 0
     intros_cached: int = 0
     intros_failed: int = 0
+    intros_not_attempted: int = 0
+    intros_stopped: str = ""  # why the intros stopped early (abort policy, cost limit)
+    cost_stop: bool = False
     intro_requested: bool = True
     out_dir: Path | None = None
     feed_path: Path | None = None  # the cumulative feed, rewritten whenever RSS is written
@@ -52,15 +55,28 @@ class NewsletterReport:
 
     @property
     def exit_code(self) -> int:
-        return 0  # a failed intro is reported, not fatal; a failure raises
+        # a failed intro is reported, not fatal; a failure raises; the cost limit is the user's
+        return CostLimitError.exit_code if self.cost_stop else 0
+
+    @property
+    def stopped(self) -> str:
+        return self.intros_stopped
+
+    @property
+    def failure(self) -> str:
+        """The cost limit stopped the intros (other intro failures are not fatal)."""
+        return f"newsletter intros {self.intros_stopped}" if self.cost_stop else ""
 
     def summary(self) -> str:
         where = f" -> {self.out_dir}" if self.out_dir else ""
         parts = [f"{self.issues} newsletter issue(s), {len(self.paths)} files, {self.papers} papers{where}"]
         if self.intro_requested:
-            parts.append(
-                f"intro: {self.intros_written} written, {self.intros_cached} cached, {self.intros_failed} failed"
-            )
+            intro = f"intro: {self.intros_written} written, {self.intros_cached} cached, {self.intros_failed} failed"
+            if self.intros_not_attempted:
+                intro += f", {self.intros_not_attempted} not attempted"
+            if self.intros_stopped:
+                intro += f" ({self.intros_stopped})"
+            parts.append(intro)
         else:
             parts.append("intro: skipped")
         pending = []
@@ -216,6 +232,8 @@ def _write_all(
             counts.cached,
             counts.failed,
         )
+        report.intros_not_attempted, report.intros_stopped = counts.not_attempted, counts.stopped
+        report.cost_stop = counts.cost_stop
     for issue in issues:
         _write_issue(settings, issue, formats, report)
     rss = next((f for f in formats if f.name == "rss"), None)

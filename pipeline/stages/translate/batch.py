@@ -10,8 +10,9 @@ from ...settings import Settings
 from ...store.jsonl import content_hash
 from ...text.segments import Segment, pack
 from ..base import Applied, BatchRequest, Replies, Selection
-from .engine import SegResult, TranslationBatch, Translator, parse_reply, problems_of, request_params
+from .engine import SegResult, Translator, problems_of
 from .plan import journal_results, plan_work
+from .request import TranslationBatch, output_limit, parse_reply, request_params
 from .stage import TranslateReport, translate_stage
 
 
@@ -43,7 +44,9 @@ class TranslateBatchAdapter:
             out.append(
                 BatchRequest(
                     custom_id="tr-" + content_hash(keys, problems or {}),
-                    body=llm.structured_body(**params),
+                    body=llm.structured_body(
+                        **params, max_tokens=output_limit(group, settings.llm.max_output_tokens)
+                    ),
                     item=BatchItem(
                         keys=keys,
                         entries=sorted({s.entry_id for s in group}),

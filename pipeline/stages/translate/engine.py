@@ -1,90 +1,90 @@
-"""The translation engine: the request for a group of segments, the reply parsed back to
-segments, and :class:`Translator`, which regroups replies that do not line up and re-asks
-segments that fail validation once, with their problems named."""
+"""The translation engine: :class:`Translator` sends a batch (``request.py`` builds each
+request and parses its reply), regroups replies that do not line up, re-asks a lone segment
+with its errors named and segments that fail validation with their problems named, all
+within a retry budget.
+
+The retry budget: at most ``max_requests`` requests carry a segment (first try, regroups and
+re-asks all count; ``translate.max_requests_per_segment``), and every retry passes the
+stage's :class:`~pipeline.stages.budget.Budget` (token overrun, cost limit, Ctrl-C).  Past
+it a segment keeps its best reply, flagged, or is marked untranslated (a re-run retries it).
+A request over the model's context window is never sent again as is: the group is halved,
+down to one segment, and a lone segment is split with the text splitter.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
+from ...errors import ConfigError, ContextLengthError, DigestError
 from ...llm.client import LLM
-from ...llm.structured import StructuredResult
+from ...llm.structured import StructuredResult, reask_messages
+from ...llm.tokens import count_message_tokens, count_tokens
 from ...prompts import Prompt
-from ...text.escape import escape_data, unescape_data
-from ...text.segments import Segment
+from ...text.segments import Segment, join_parts, split_text
+from ..budget import Budget, Halt, OverBudget
+from .request import output_limit, parse_reply, request_params, schema_tokens
 from .validate import validate
 
 log = logging.getLogger(__name__)
 
-SINGLE_ATTEMPTS = 2  # requests for one segment whose replies keep failing
-SCHEMA_NAME = "translations"
+MIN_SPLIT_TOKENS = 24  # a segment this short is not split further for the context window
 
 # (segments to re-ask, their problems by key) -> their second translations by key
 ReAsk = Callable[[list["Segment"], dict[str, list[str]]], dict[str, "SegResult"]]
-
-
-class TranslationItem(BaseModel):
-    id: str
-    text: str
-
-
-class TranslationBatch(BaseModel):
-    translations: list[TranslationItem]
 
 
 @dataclass
 class SegResult:
     text: str
     flags: list[str] = field(default_factory=list)
-    ok: bool = True  # False: no usable reply at all (not journaled; a re-run retries it)
-
-
-def build_messages(
-    prompt: Prompt, segs: list[Segment], problems: dict[str, list[str]] | None = None
-) -> tuple[list[dict], dict[str, Segment]]:
-    """Chat messages for one request; ids are 1..n within the request."""
-    ids = {str(i): s for i, s in enumerate(segs, 1)}
-    terms = sorted({pair for s in segs for pair in s.glossary})
-    blocks: list[str] = []
-    if terms:
-        blocks.append("<glossary>\n" + "\n".join(f"{ko} => {en}" for ko, en in terms) + "\n</glossary>")
-    if problems:
-        lines = [
-            f"segment {sid}: " + "; ".join(problems[s.key]) for sid, s in ids.items() if s.key in problems
-        ]
-        if lines:
-            blocks.append("<problems>\n" + "\n".join(lines) + "\n</problems>")
-    blocks.append("\n".join(f'<segment id="{sid}">{escape_data(s.text)}</segment>' for sid, s in ids.items()))
-    user = "\n\n".join(blocks)
-    return [{"role": "system", "content": prompt.text}, {"role": "user", "content": user}], ids
+    ok: bool = True  # False: no usable reply (journaled as failed; a re-run retries it)
+    tried: bool = True  # False: never sent (the run stopped first)
 
 
 class Translator:
-    """Sends batches; regroups replies that do not line up; re-asks bad segments once."""
+    """Sends batches; regroups replies that do not line up; re-asks bad segments; all within
+    the retry budget (see the module's doc).  Shared by the stage's worker threads."""
 
-    def __init__(self, llm: LLM, prompt: Prompt):
+    def __init__(self, llm: LLM, prompt: Prompt, *, budget: Budget | None = None, max_requests: int = 3):
         self.llm = llm
         self.prompt = prompt
+        self.budget = budget
+        self.max_requests = max(1, max_requests)
+        self._schema_tokens = schema_tokens(llm.model)
         self._lock = threading.Lock()
+        self._sent: Counter[str] = Counter()  # requests that carried each segment
         self.regroups = 0
         self.fix_retries = 0
+        self.context_splits = 0  # requests over the context window, sent again smaller
+        self.gave_up = 0  # segments left without a usable reply
+
+    def prompt_tokens(self, messages: list[dict]) -> int:
+        """Our count of a request's prompt tokens (the planned and the spent alike)."""
+        return count_message_tokens(messages, self.llm.model) + self._schema_tokens
 
     def translate_batch(self, segs: list[Segment]) -> dict[str, SegResult]:
-        """Translate one request's segments: first replies, then the re-ask of the bad ones."""
-        return self.revise(segs, self._group(segs, None))
+        """Translate one request's segments: first replies, then the re-ask of the bad ones.
+        An error of the first request propagates (the batch failed); later ones leave their
+        segments untranslated."""
+        return self.revise(segs, self._group(segs, None, first=True))
 
     def revise(
         self, segs: list[Segment], results: dict[str, SegResult], ask_again: ReAsk | None = None
     ) -> dict[str, SegResult]:
         """Validate first replies; re-ask the bad segments once with their problems named and
         keep the better translation of each.  ``ask_again(segments, problems)`` sends the
-        re-ask; by default online, now (the batch path passes the replies of its fix batch)."""
+        re-ask; by default online, now, for the segments with requests left (the batch path
+        passes the replies of its fix batch)."""
         bad = problems_of(segs, results)
+        if ask_again is None:
+            for key in [k for k in bad if self._left(k) <= 0]:  # past the budget: keep it, flagged
+                results[key] = SegResult(results[key].text, bad.pop(key))
         if bad:
             with self._lock:
                 self.fix_retries += len(bad)
@@ -94,55 +94,169 @@ class Translator:
                 results[s.key] = choose_revision(s, results[s.key], bad[s.key], retried.get(s.key))
         return results
 
-    def _group(self, segs: list[Segment], problems: dict[str, list[str]] | None) -> dict[str, SegResult]:
-        attempts = 1 if len(segs) > 1 else SINGLE_ATTEMPTS
-        reason = ""
-        for _ in range(attempts):
-            mapping, reason = self._request(segs, problems)
-            if mapping is not None:
-                return {s.key: SegResult(mapping[s.key]) for s in segs}
-        if len(segs) > 1:
+    # -- one group -----------------------------------------------------------------------
+
+    def _left(self, key: str) -> int:
+        return self.max_requests - self._sent[key]
+
+    def _group(
+        self,
+        segs: list[Segment],
+        problems: dict[str, list[str]] | None,
+        *,
+        first: bool = False,
+        planned: bool = False,
+        why: str = "",
+    ) -> dict[str, SegResult]:
+        if min(self._left(s.key) for s in segs) <= 0:
+            return self._give_up(segs, f"no usable reply in {self.max_requests} requests ({why})")
+        sent = self._send(segs, problems, first=first, planned=planned)
+        if isinstance(sent, dict):
+            return sent
+        res, ids = sent
+        mapping, why = parse_reply(res, ids)
+        if mapping is not None:
+            return {s.key: SegResult(mapping[s.key]) for s in segs}
+        if len(segs) > 1:  # in halves; one by one when that is the last request they have
             with self._lock:
                 self.regroups += 1
-            log.info("reply for %d segments unusable (%s); retrying in smaller groups", len(segs), reason)
-            mid = len(segs) // 2
-            return {**self._group(segs[:mid], problems), **self._group(segs[mid:], problems)}
-        seg = segs[0]
-        log.warning("segment %s#%d could not be translated: %s", seg.entry_id, seg.index, reason)
-        return {seg.key: SegResult(seg.text, [f"untranslated: {reason}"], ok=False)}
+            log.info("reply for %d segments unusable (%s); retrying in smaller groups", len(segs), why)
+            size = 1 if min(self._left(s.key) for s in segs) <= 1 else len(segs) - len(segs) // 2
+            out: dict[str, SegResult] = {}
+            for i in range(0, len(segs), size):
+                out.update(self._group(segs[i : i + size], problems, why=why))
+            return out
+        return self._reask(segs[0], problems, res, why)
 
-    def _request(
-        self, segs: list[Segment], problems: dict[str, list[str]] | None
-    ) -> tuple[dict[str, str] | None, str]:
+    def _reask(
+        self, seg: Segment, problems: dict[str, list[str]] | None, res: StructuredResult, why: str
+    ) -> dict[str, SegResult]:
+        """A lone segment: ask again with the unusable reply and its errors named."""
+        limit = output_limit([seg], self.llm.settings.max_output_tokens)
+        while self._left(seg.key) > 0:
+            if res.truncated:  # cut off at max_tokens: room for a longer reply
+                limit = min(2 * limit, 2 * self.llm.settings.max_output_tokens)
+            followup = reask_messages(res.raw, [why], truncated=res.truncated, refused=res.refused)
+            sent = self._send([seg], problems, followup=followup, max_tokens=limit)
+            if isinstance(sent, dict):
+                return sent
+            res, ids = sent
+            mapping, why = parse_reply(res, ids)
+            if mapping is not None:
+                return {seg.key: SegResult(mapping[seg.key])}
+        return self._give_up([seg], f"no usable reply in {self.max_requests} requests ({why})")
+
+    def _send(
+        self,
+        segs: list[Segment],
+        problems: dict[str, list[str]] | None,
+        *,
+        first: bool = False,
+        planned: bool = False,
+        followup: list[dict] | None = None,
+        max_tokens: int | None = None,
+    ) -> tuple[StructuredResult, dict[str, Segment]] | dict[str, SegResult]:
+        """One request through the budget: its reply, or the segments' results when it was
+        not sent or failed (an error of a ``first`` request propagates: the batch failed).
+        ``planned``: a part of a first try over the context window, not a retry."""
         params, ids = request_params(self.prompt, segs, problems)
-        res = self.llm.complete_json(**params, max_reasks=1)
-        return parse_reply(res, ids)
-
-
-def request_params(
-    prompt: Prompt, segs: list[Segment], problems: dict[str, list[str]] | None = None
-) -> tuple[dict[str, Any], dict[str, Segment]]:
-    """The structured-output request for ``segs``: online (``LLM.complete_json``) and in a
-    Batch API line (``LLM.structured_body``) alike; plus the request's id -> segment map."""
-    messages, ids = build_messages(prompt, segs, problems)
-    return {"messages": messages, "model_cls": TranslationBatch, "schema_name": SCHEMA_NAME}, ids
-
-
-def parse_reply(res: StructuredResult, ids: dict[str, Segment]) -> tuple[dict[str, str] | None, str]:
-    """Segment key -> English text from one structured reply, or (None, why it is unusable)."""
-    if not res.ok or res.value is None:
-        why = "refused" if res.refused else "truncated" if res.truncated else "invalid reply"
-        return None, f"{why}: {res.errors[-1] if res.errors else ''}"[:300]
-    value: TranslationBatch = res.value  # type: ignore[assignment]
-    got = [item.id.strip() for item in value.translations]
-    if sorted(got) != sorted(ids):
-        dup = sorted({i for i in got if got.count(i) > 1})
-        return None, (
-            f"ids do not line up (missing {sorted(set(ids) - set(got))}, "
-            f"extra {sorted(set(got) - set(ids))}, duplicated {dup})"
+        if followup:
+            params["messages"] = [*params["messages"], *followup]
+        limit = max_tokens or output_limit(segs, self.llm.settings.max_output_tokens)
+        tokens = self.prompt_tokens(params["messages"])
+        guard: AbstractContextManager[Any] = (
+            self.budget.request(tokens, limit, first=first or planned)
+            if self.budget is not None
+            else nullcontext()
         )
-    by_id = {item.id.strip(): item.text for item in value.translations}
-    return {s.key: unescape_data(by_id[sid].strip()) for sid, s in ids.items()}, ""
+        try:
+            with guard:
+                self._count(segs, 1)
+                return self.llm.complete_json(**params, max_reasks=0, max_tokens=limit), ids
+        except ContextLengthError as exc:
+            self._count(segs, -1)  # refused unread: it does not count against the segments
+            return self._too_long(segs, problems, exc)
+        except OverBudget as exc:
+            return self._give_up(segs, str(exc))
+        except Halt as exc:
+            if first:
+                raise
+            return {
+                s.key: SegResult(s.text, [f"untranslated: not sent ({exc.reason})"], False, False)
+                for s in segs
+            }
+        except ConfigError:
+            raise
+        except DigestError as exc:  # the request failed even after the SDK's retries
+            if first:
+                raise
+            return self._give_up(segs, str(exc))
+
+    def _too_long(
+        self, segs: list[Segment], problems: dict[str, list[str]] | None, exc: ContextLengthError
+    ) -> dict[str, SegResult]:
+        """Over the context window: halve the group; split a lone segment's text."""
+        with self._lock:
+            self.context_splits += 1
+        if len(segs) > 1:
+            log.info("%d segments exceed the model's context window; sending them in halves", len(segs))
+            mid = len(segs) // 2
+            return {
+                **self._group(segs[:mid], problems, planned=True),
+                **self._group(segs[mid:], problems, planned=True),
+            }
+        seg = segs[0]
+        count = lambda text: count_tokens(text, self.llm.model)  # noqa: E731
+        chunks = (
+            split_text(seg.text, max(MIN_SPLIT_TOKENS, seg.tokens // 2), count)
+            if seg.tokens > MIN_SPLIT_TOKENS
+            else []
+        )
+        if len(chunks) < 2:
+            return self._give_up(
+                segs,
+                f"too long for the model's context window even alone ({exc}); lower translate.max_section_tokens",
+            )
+        log.info(
+            "segment %s#%d exceeds the context window; sending it in %d parts",
+            seg.entry_id,
+            seg.index,
+            len(chunks),
+        )
+        parts = [
+            Segment(
+                f"{seg.key}/{i}",
+                text,
+                seg.entry_id,
+                seg.index,
+                seg.part,
+                seg.parts,
+                count(text),
+                seg.glossary,
+            )
+            for i, (text, _) in enumerate(chunks)
+        ]
+        with self._lock:
+            for p in parts:
+                self._sent[p.key] = self._sent[seg.key]
+        done = self._group(parts, None, planned=True)
+        failed = [done[p.key] for p in parts if not done[p.key].ok]
+        if failed:
+            return {seg.key: failed[0]}
+        text = join_parts([(done[p.key].text, joiner) for p, (_, joiner) in zip(parts, chunks, strict=True)])
+        return {seg.key: SegResult(text, [f for p in parts for f in done[p.key].flags])}
+
+    def _count(self, segs: list[Segment], n: int) -> None:
+        with self._lock:
+            for s in segs:
+                self._sent[s.key] += n
+
+    def _give_up(self, segs: list[Segment], reason: str) -> dict[str, SegResult]:
+        with self._lock:
+            self.gave_up += len(segs)
+        for seg in segs:
+            log.warning("segment %s#%d could not be translated: %s", seg.entry_id, seg.index, reason)
+        return {s.key: SegResult(s.text, [f"untranslated: {reason}"[:400]], ok=False) for s in segs}
 
 
 def problems_of(segs: list[Segment], results: dict[str, SegResult]) -> dict[str, list[str]]:

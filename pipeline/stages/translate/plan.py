@@ -153,8 +153,15 @@ def cached_result(journal: JsonlCache, key: str) -> bool:
     return isinstance(value, dict) and isinstance(value.get("text"), str)
 
 
-def journal_results(journal: JsonlCache, results: dict[str, SegResult], model: str) -> None:
-    """Journal every usable result (a failed one is retried by the next run)."""
-    journal.put_many(
-        {k: {"text": r.text, "flags": r.flags, "model": model} for k, r in results.items() if r.ok}
-    )
+def journal_results(journal: JsonlCache, results: dict[str, SegResult], model: str) -> int:
+    """Journal every result that was tried: a usable one with its text (a re-run reuses it), a
+    failed one as FAILED with its reason (not a cached result: the next run retries it).
+    Returns how many usable results were journaled."""
+    done = {k: {"text": r.text, "flags": r.flags, "model": model} for k, r in results.items() if r.ok}
+    failed = {
+        k: {"failed": "; ".join(r.flags)[:400], "model": model}
+        for k, r in results.items()
+        if not r.ok and r.tried
+    }
+    journal.put_many({**failed, **done})
+    return len(done)

@@ -4,12 +4,12 @@ section of every entry).
 Sections are split when too long, packed several to a request within a token budget, and
 sent with only the glossary entries that occur in them (``plan.py``).  Every reply is
 checked (ids line up, no Hangul left, numbers kept, glossary used); a bad reply is retried
-in smaller groups, a bad segment once with its problems named, then kept and flagged
-(``engine.py``).  Each result is journaled as it arrives (``cache/translate.jsonl``, keyed
-per segment by source text, model, prompt, glossary entries and temperature), so a re-run
-costs nothing and a killed run resumes.  A request that fails even after retries leaves its
-sections untranslated (flagged, exit 4) and the stage goes on, unless the abort policy
-stops it (``stages/base.py``).
+in smaller groups, a bad segment re-asked with its problems named, within a retry budget,
+then kept and flagged (``engine.py``).  Each result is journaled as it arrives
+(``cache/translate.jsonl``, keyed per segment by source text, model, prompt, glossary entries
+and temperature), so a re-run costs nothing and a killed run resumes.  A request that fails
+even after retries leaves its sections untranslated (flagged, exit 4) and the stage goes on,
+unless the abort policy or the cost limit stops it (``stages/base.py``, ``stages/budget.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...batch.ledger import warn_pending
-from ...errors import LLMError
+from ...errors import CostLimitError, Interrupted, LLMError
 from ...llm.client import LLM, make_llm
 from ...llm.usage import estimate_cost
 from ...progress import Progress
@@ -31,31 +31,37 @@ from ...store.jsonl import content_hash, write_jsonl_atomic
 from ...store.layout import OutDir
 from ...store.lock import output_lock
 from ...text.segments import Segment, join_parts
-from ..base import AbortPolicy, Estimate, JobOutcome, JobSkipped, estimate_requests, run_jobs
-from .engine import SegResult, Translator, build_messages
+from ..base import AbortPolicy, Estimate, JobOutcome, JobSkipped, estimate_requests, run_jobs, saved_note
+from ..budget import Budget
+from .engine import SegResult, Translator
 from .plan import SectionPlan, Work, cached_result, fit_to_endpoint, journal_results, plan_work
+from .request import build_messages, expected_output_tokens, schema_tokens
 
 log = logging.getLogger(__name__)
-
-# English output tokens per Korean source token (o200k), for --dry-run estimates
-EN_PER_KO_TOKEN = 0.8
-ITEM_OVERHEAD_TOKENS = 12  # {"id":"3","text":"..."} per segment in the reply
 
 
 @dataclass
 class TranslateReport:
     sections: int = 0
-    origins: Counter[str] = field(default_factory=Counter)
-    flagged: int = 0
-    untranslated: int = 0
+    translated: int = 0  # English, no flag (incl. memory, cache, already English)
+    flagged: int = 0  # English, kept with flags to review
+    untranslated: int = 0  # left in Korean: failed or not attempted (a re-run retries them)
+    not_attempted: int = 0  # of the untranslated: never sent (the stage stopped first)
+    origins: Counter[str] = field(default_factory=Counter)  # of the translated and flagged
     segments_sent: int = 0
     batches: int = 0
+    failed_batches: int = 0
+    saved: int = 0  # segment results journaled by this run
+    stopped: str = ""  # why the stage stopped early (abort policy, cost limit)
+    cost_stop: bool = False
+    all_failed: str = ""  # every request failed: the last error
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     http_retries: int = 0
     regroups: int = 0  # replies that did not line up / could not be parsed -> smaller groups
     fix_retries: int = 0  # segments re-asked with their validation problems
+    gave_up: int = 0  # segments left without a usable reply within the retry budget
     cost: float = 0.0
     batch_cost: float = 0.0  # the same requests through the Batch API (half price)
     price_basis: str = ""  # --dry-run: model and prices the cost is estimated with
@@ -80,7 +86,25 @@ class TranslateReport:
 
     @property
     def exit_code(self) -> int:
+        if self.cost_stop:
+            return CostLimitError.exit_code
         return LLMError.exit_code if self.untranslated else 0
+
+    @property
+    def left(self) -> str:
+        """What a re-run still has to do ("" when nothing)."""
+        return (
+            f"{self.untranslated} sections not translated" if self.untranslated and not self.dry_run else ""
+        )
+
+    @property
+    def failure(self) -> str:
+        """Why the stage failed as a whole ("" when it did not): stopped early, or every
+        request failed; and whether anything was saved."""
+        why = self.stopped or (
+            f"failed: every request failed (last: {self.all_failed})" if self.all_failed else ""
+        )
+        return f"translate {why} -- {saved_note(self.saved, 'segments')}" if why else ""
 
     def summary(self) -> str:
         if self.dry_run:
@@ -93,20 +117,23 @@ class TranslateReport:
                 f"for {self.price_basis}; glossary {self.glossary_terms} terms"
             )
         o = self.origins
-        parts = [
-            f"translated {self.sections} sections (model {o.get('model', 0)}, cache {o.get('cache', 0)}, "
-            f"memory {o.get('memory', 0)}, already English {o.get('source', 0)})"
-        ]
+        parts = []
+        untranslated = f"{self.untranslated} NOT translated"
+        if self.not_attempted:
+            untranslated += f" ({self.not_attempted} not attempted)"
+        parts.append(
+            f"{self.sections} sections: {self.translated} translated, {self.flagged} flagged, {untranslated} "
+            f"(done by model {o.get('model', 0)}, cache {o.get('cache', 0)}, memory {o.get('memory', 0)}, "
+            f"already English {o.get('source', 0)})"
+        )
         if self.memory_files:
             parts.append(self.memory_line())
-        if self.flagged:
-            parts.append(f"{self.flagged} flagged")
-        if self.untranslated:
-            parts.append(f"{self.untranslated} NOT translated (re-run to retry)")
-        parts.append(
-            f"{self.requests} requests ({self.http_retries} HTTP retries, {self.regroups} regrouped, "
-            f"{self.fix_retries} segments re-asked)"
-        )
+        retries = f"{self.http_retries} HTTP retries, {self.regroups} regrouped, {self.fix_retries} segments re-asked"
+        if self.failed_batches:
+            retries += f", {self.failed_batches} failed"
+        if self.gave_up:
+            retries += f", {self.gave_up} segments given up within the retry budget"
+        parts.append(f"{self.requests} requests ({retries})")
         parts.append(
             f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, ${self.cost:.4f}"
         )
@@ -135,20 +162,9 @@ def translate_stage(settings: Settings, *, dry_run: bool = False, llm: LLM | Non
         fresh: dict[str, SegResult] = {}
         if work.batches:
             llm = llm or make_llm(settings)
-            fit_to_endpoint(settings, llm, work)
+            fit_to_endpoint(settings, llm, work)  # smaller requests for a small or slow server
             report.batches = len(work.batches)
-            before = llm.meter.snapshot()
-            translator = Translator(llm, work.prompt)
-            policy = AbortPolicy(settings.llm.abort_after_failures)
-            _run(settings, translator, policy, work, fresh)
-            after = llm.meter.snapshot()
-            report.requests = after["requests"] - before["requests"]
-            report.prompt_tokens = after["prompt_tokens"] - before["prompt_tokens"]
-            report.completion_tokens = after["completion_tokens"] - before["completion_tokens"]
-            report.http_retries = after["retries"] - before["retries"]
-            report.regroups, report.fix_retries = translator.regroups, translator.fix_retries
-            report.cost = estimate_cost(report.prompt_tokens, report.completion_tokens, settings.llm)
-            policy.raise_if_stopped()
+            _send_all(settings, llm, work, fresh, report)
 
         model = settings.llm.chat_model
         records = [_assemble(plan, work.journal, fresh, model, report) for plan in work.plans]
@@ -158,42 +174,91 @@ def translate_stage(settings: Settings, *, dry_run: bool = False, llm: LLM | Non
     return report
 
 
+def _send_all(
+    settings: Settings, llm: LLM, work: Work, fresh: dict[str, SegResult], report: TranslateReport
+) -> None:
+    """Send every batch under the abort policy and the budget; journal results as they come."""
+    planned = _estimate(settings, work)
+    log.info("translate: %d segments in %s", len(work.todo), planned.describe())
+    planned.warn_over(settings.llm.max_cost, "translate")
+    budget = Budget(settings, llm.meter, planned.prompt_tokens)
+    translator = Translator(
+        llm, work.prompt, budget=budget, max_requests=settings.translate.max_requests_per_segment
+    )
+    policy = AbortPolicy(settings.llm.abort_after_failures)
+    before = llm.meter.snapshot()
+    try:
+        _run(settings, translator, policy, budget, work, fresh, report)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"translate interrupted: {report.saved} segments translated and journaled before the interrupt, "
+            f"{len(work.todo) - report.saved} left; the requests in flight were abandoned"
+        ) from None
+    finally:
+        after = llm.meter.snapshot()
+        report.requests = after["requests"] - before["requests"]
+        report.prompt_tokens = after["prompt_tokens"] - before["prompt_tokens"]
+        report.completion_tokens = after["completion_tokens"] - before["completion_tokens"]
+        report.http_retries = after["retries"] - before["retries"]
+        report.regroups, report.fix_retries = translator.regroups, translator.fix_retries
+        report.gave_up = translator.gave_up
+        report.cost = estimate_cost(report.prompt_tokens, report.completion_tokens, settings.llm)
+    policy.raise_if_fatal(report.saved)
+    report.failed_batches = policy.failures
+    report.stopped = policy.stopped and f"stopped: {policy.stopped}" or budget.halted or ""
+    report.cost_stop = budget.halted is not None and not policy.stopped
+    if policy.every_request_failed and policy.last is not None:
+        report.all_failed = str(policy.last)
+
+
 def _run(
-    settings: Settings, translator: Translator, policy: AbortPolicy, work: Work, fresh: dict[str, SegResult]
+    settings: Settings,
+    translator: Translator,
+    policy: AbortPolicy,
+    budget: Budget,
+    work: Work,
+    fresh: dict[str, SegResult],
+    report: TranslateReport,
 ) -> None:
     """Send every batch; journal each result as it arrives.  A batch whose request fails even
-    after retries leaves its segments untranslated (not journaled: a re-run retries them)."""
-
-    def weight(batch: list[Segment]) -> int:
-        return sum(1 for s in batch if s.last_part)
+    after retries, or that got no usable reply, counts as failed for the abort policy; its
+    segments are journaled as failed (a re-run retries them)."""
+    model = settings.llm.chat_model
 
     def job(batch: list[Segment]) -> dict[str, SegResult]:
         policy.check()
         return translator.translate_batch(batch)
 
     def on_result(outcome: JobOutcome[list[Segment], dict[str, SegResult]]) -> None:
+        batch = outcome.job
         if isinstance(outcome.error, JobSkipped):  # not attempted: the run is stopping
             return
         if outcome.error is not None:
             err = policy.failed(outcome.error)
-            log.error("translation request for %d segments failed: %s", len(outcome.job), err)
-            for seg in outcome.job:
-                fresh[seg.key] = SegResult(seg.text, [f"untranslated: {err}"], ok=False)
-            return
-        policy.succeeded()
-        results = outcome.result or {}
+            log.error("translation request for %d segments failed: %s", len(batch), err)
+            results = {s.key: SegResult(s.text, [f"untranslated: {err}"], ok=False) for s in batch}
+        else:
+            results = outcome.result or {}
+            if any(r.ok for r in results.values()):
+                policy.succeeded()
+            elif any(r.tried for r in results.values()):  # no usable reply at all
+                reason = next(r.flags[0] for r in results.values() if r.tried and r.flags)
+                policy.failed(LLMError(reason.removeprefix("untranslated: ")))
         fresh.update(results)
-        journal_results(work.journal, results, settings.llm.chat_model)
+        report.saved += journal_results(work.journal, results, model)
+        for seg in batch:
+            if seg.last_part:
+                (progress.advance if results[seg.key].ok else progress.fail)(1)
 
-    total = sum(weight(b) for b in work.batches)
+    total = sum(1 for b in work.batches for s in b if s.last_part)
     with Progress(total, "translate", mode=settings.progress, unit="section") as progress:
         run_jobs(
             work.batches,
             job,
             concurrency=max(1, settings.llm.concurrency),
-            progress=progress,
             on_result=on_result,
-            weight=weight,
+            cancel=budget.cancelled,
+            on_cancel=lambda: translator.llm.client.close(),
         )
 
 
@@ -215,12 +280,13 @@ def _assemble(
         report.origins[plan.origin] += 1
         if plan.memory_path is not None:
             report.memory_files[plan.memory_path] += 1
+        report.translated += 1
         return SectionTranslation(**base, text=plan.text or "", origin=plan.origin)  # type: ignore[arg-type]
     parts: list[tuple[str, str]] = []
     flags: list[str] = []
     origins: set[str] = set()
     used_model: str | None = None
-    untranslated = False
+    untranslated = tried = False
     for seg, joiner in plan.segments:
         if seg.part in plan.memory_parts:
             parts.append((plan.memory_parts[seg.part], joiner))
@@ -237,18 +303,25 @@ def _assemble(
             used_model = value.get("model") or model
         else:
             text = seg.text
-            seg_flags = r.flags if r is not None else ["untranslated: not attempted"]
+            seg_flags = (
+                r.flags if r is not None else ["untranslated: not attempted (the stage stopped first)"]
+            )
             origins.add("model")
             untranslated = True
+            tried = tried or (r is not None and r.tried)
         prefix = f"part {seg.part + 1}/{seg.parts}: " if seg.parts > 1 else ""
         flags.extend(prefix + f for f in seg_flags)
         parts.append((text, joiner))
     origin = "model" if "model" in origins else "cache" if "cache" in origins else "memory"
     if untranslated:
         report.untranslated += 1
-    elif flags:
-        report.flagged += 1
-    report.origins[origin] += 1
+        report.not_attempted += not tried
+    else:
+        report.origins[origin] += 1
+        if flags:
+            report.flagged += 1
+        else:
+            report.translated += 1
     key = (
         plan.segments[0][0].key
         if len(plan.segments) == 1
@@ -289,11 +362,8 @@ def _count_origins(report: TranslateReport, work: Work) -> None:
 
 
 def _estimate(settings: Settings, work: Work) -> Estimate:
+    """The first try of every request: what ``--dry-run`` shows and the retry budget's base."""
     requests = (
-        (
-            build_messages(work.prompt, batch)[0],
-            10 + sum(int(s.tokens * EN_PER_KO_TOKEN) + ITEM_OVERHEAD_TOKENS for s in batch),
-        )
-        for batch in work.batches
+        (build_messages(work.prompt, batch)[0], expected_output_tokens(batch)) for batch in work.batches
     )
-    return estimate_requests(settings, requests)
+    return estimate_requests(settings, requests, extra_prompt_tokens=schema_tokens(settings.llm.chat_model))

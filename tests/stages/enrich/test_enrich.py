@@ -118,8 +118,8 @@ def test_korean_output_fails_validation_and_is_reasked(settings) -> None:
 def test_failure_keeps_deterministic_fields_and_is_flagged(settings, fault: str, flag: str) -> None:
     mock = recording_mock()
     # a refusal is final after one conversation (request + re-ask); a cut-off reply gets a
-    # second conversation (enrich.LLM_ROUNDS)
-    mock.script([fault] * (2 if fault == "refusal" else 4))
+    # fresh third request (enrich.max_requests_per_entry)
+    mock.script([fault] * (2 if fault == "refusal" else 3))
     report, metas, _ = _run(settings, mock)
     failed = metas[IDS[0]]
     assert failed.llm_status == "failed" and flag in failed.flags
@@ -252,16 +252,21 @@ def test_unknown_model_stops_at_the_first_reply(settings) -> None:
 
 def test_endpoint_down_stops_after_failures_in_a_row(settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every request fails even after retries: stop after a few instead of waiting out every
-    entry's retries; a later healthy run resumes."""
-    from pipeline.errors import LLMError
-
+    entry's retries; the summary says what is left; a later healthy run resumes."""
     s = settings.model_copy(
         update={"llm": settings.llm.model_copy(update={"max_retries": 0, "abort_after_failures": 2})}
     )
     mock = MockLLM("rate=1.0,kinds=500")
-    with pytest.raises(LLMError, match="2 requests in a row failed") as info:
-        enrich_stage(s, llm=make_llm(s, mock=mock))
-    assert "re-run to resume" in str(info.value)
+    report = enrich_stage(s, llm=make_llm(s, mock=mock))
     assert mock.stats["by_endpoint"].get("chat", 0) == 2
+    assert report.stopped.startswith("stopped: 2 requests in a row failed") and report.exit_code == 4
+    summary = report.summary()
+    assert report.failure.startswith("enrich stopped: 2 requests in a row failed (last: ")
+    assert report.failure.endswith("-- nothing was saved")
+    assert "LLM fields for 0" in summary and "2 failed" in summary and "2 not attempted" in summary
+    assert report.left == "4 entries without LLM fields"
+    metas = {m.entry_id: m for m in OutDir(s.out_dir).load_metadata()}
+    assert len(metas) == 4 and all(m.arxiv_id for m in metas.values())  # deterministic fields kept
+    assert sum("llm_not_attempted" in m.flags for m in metas.values()) == 2
     report, metas, _ = _run(settings)
     assert report.llm_ok == len(IDS) and all(m.llm_status == "ok" for m in metas.values())

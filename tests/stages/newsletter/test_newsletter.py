@@ -281,7 +281,10 @@ def test_intro_prompt_keeps_data_in_tags(out: Path) -> None:
     seen: list[list[dict]] = []
 
     class Recorder:
+        from pipeline.llm import UsageMeter
+
         model = "recorder"
+        meter = UsageMeter()  # the budget (cost limit) reads it
 
         def complete(self, messages, **kw):
             seen.append(messages)
