@@ -22,6 +22,7 @@ class Progress:
         self._lock = threading.Lock()
         self._start = time.monotonic()
         self._last_plain = 0.0
+        self._logged = (0, 0)  # (done, failed) last shown in plain mode
         if mode == "auto":
             mode = "bar" if sys.stderr.isatty() else "plain"
         self.mode = mode
@@ -55,22 +56,30 @@ class Progress:
             elif self.mode == "plain":
                 now = time.monotonic()
                 if self.done + self.failed >= self.total or now - self._last_plain >= 2.0:
-                    self._last_plain = now
-                    elapsed = now - self._start
-                    rate = self.done / elapsed if elapsed > 0 else 0.0
-                    eta = (self.total - self.done - self.failed) / rate if rate > 0 else 0.0
-                    log.info(
-                        "%s: %d/%d %ss, %.1fs elapsed, ETA %.1fs%s",
-                        self.desc,
-                        self.done,
-                        self.total,
-                        self.unit,
-                        elapsed,
-                        eta,
-                        f" ({note})" if note else "",
-                    )
+                    self._log_plain(now, note)
+
+    def _log_plain(self, now: float, note: str) -> None:
+        self._last_plain = now
+        self._logged = (self.done, self.failed)
+        elapsed = now - self._start
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done - self.failed) / rate if rate > 0 else 0.0
+        log.info(
+            "%s: %d/%d %ss, %.1fs elapsed, ETA %.1fs%s",
+            self.desc,
+            self.done,
+            self.total,
+            self.unit,
+            elapsed,
+            eta,
+            f" ({note})" if note else "",
+        )
 
     def close(self) -> None:
+        """The last state, when it was not shown yet (a stage that stopped early)."""
+        with self._lock:
+            if self.mode == "plain" and self._logged != (self.done, self.failed):
+                self._log_plain(time.monotonic(), f"{self.failed} failed" if self.failed else "")
         if self._bar is not None:
             self._bar.close()
             self._bar = None

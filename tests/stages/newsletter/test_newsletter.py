@@ -313,6 +313,28 @@ def test_llm_failure_still_writes_the_newsletter(out: Path, caplog: pytest.LogCa
     assert not (out / "cache" / "newsletter.jsonl").exists()  # failures are not cached
 
 
+def test_intros_follow_the_abort_policy_and_the_cost_limit(out: Path) -> None:
+    """An endpoint that is down: the intros stop after llm.abort_after_failures in a row
+    (not one failing request per issue); the issues are written all the same."""
+    settings = settings_for(out, formats=["md"])
+    down = settings.model_copy(
+        update={"llm": settings.llm.model_copy(update={"abort_after_failures": 1, "concurrency": 1})}
+    )
+    mock = MockLLM("rate=1,kinds=500")
+    report = newsletter_all_dates(down, llm=make_llm(down, mock=mock))
+    assert mock.stats["by_endpoint"]["chat"] == 1 and report.issues == 2 and len(report.paths) == 2
+    assert (report.intros_failed, report.intros_not_attempted) == (1, 1) and report.exit_code == 0
+    assert "intro: 0 written, 0 cached, 1 failed, 1 not attempted (stopped: 1 requests in a row failed" in (
+        report.summary()
+    )
+    # a cost limit too small for one intro: nothing sent, the run says why (exit 6)
+    poor = settings.model_copy(update={"llm": settings.llm.model_copy(update={"max_cost": 0.0000001})})
+    mock = MockLLM()
+    report = newsletter_all_dates(poor, llm=make_llm(poor, mock=mock))
+    assert mock.stats["total"] == 0 and report.intros_not_attempted == 2 and report.exit_code == 6
+    assert report.failure.startswith("newsletter intros stopped at the cost limit")
+
+
 def test_no_intro_makes_no_llm_request(out: Path) -> None:
     settings = settings_for(out)
     mock = MockLLM()

@@ -5,6 +5,7 @@ failures in a row stop the rest."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from pipeline.errors import LLMError
@@ -59,10 +60,14 @@ def test_one_failing_batch_does_not_stop_the_others(tmp_path: Path) -> None:
     assert healthy.stats["by_endpoint"]["chat"] == 1
 
 
-def test_failures_in_a_row_stop_the_rest(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, abort_after_failures=2)
+def test_failures_in_a_row_stop_the_rest(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = _settings(tmp_path, abort_after_failures=2).model_copy(update={"progress": "plain"})
     mock = _failing(None)
-    report = translate_stage(settings, llm=make_llm(settings, mock=mock))
+    with caplog.at_level(logging.INFO, logger="digest.progress"):
+        report = translate_stage(settings, llm=make_llm(settings, mock=mock))
+    # the progress counts only finished work; the failures apart
+    assert "translate: 0/7 sections" in caplog.text and "(2 failed)" in caplog.text
+    assert "translate: 2/7" not in caplog.text
     assert mock.stats["by_endpoint"]["chat"] == 2  # the other batches were not sent
     assert report.stopped.startswith("stopped: 2 requests in a row failed (last: ")
     assert report.exit_code == LLMError.exit_code and report.left == "7 sections not translated"
