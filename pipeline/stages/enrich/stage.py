@@ -18,6 +18,7 @@ from typing import Any
 from ...batch.ledger import warn_pending
 from ...errors import CostLimitError, Interrupted, LLMError
 from ...llm.client import LLM, make_llm
+from ...llm.usage import estimate_cost
 from ...progress import Progress
 from ...records import Metadata
 from ...settings import Settings
@@ -57,7 +58,7 @@ class EnrichReport:
     out_path: Path | None = None
     note: str = ""
     dry_run: bool = False
-    prompt_tokens: int = 0  # --dry-run estimates
+    prompt_tokens: int = 0  # spent (--dry-run: estimated)
     completion_tokens: int = 0
     cost: float = 0.0
     batch_cost: float = 0.0
@@ -102,6 +103,10 @@ class EnrichReport:
             parts.append(f"{self.llm_failed} failed (kept with deterministic fields; re-run to retry)")
         if self.llm_not_attempted:
             parts.append(f"{self.llm_not_attempted} not attempted (deterministic fields only)")
+        if self.requests:
+            parts.append(
+                f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, ${self.cost:.4f}"
+            )
         if self.llm_skipped:
             parts.append(f"{self.llm_skipped} with deterministic fields only (no LLM request)")
         if self.shortened:
@@ -175,7 +180,7 @@ def _run_llm(
     settings: Settings, jobs: list[Job], metas: dict[str, Metadata], report: EnrichReport, llm: LLM
 ) -> None:
     cache = journal(settings)
-    before = llm.meter.snapshot()["requests"]
+    before = llm.meter.snapshot()
     planned = _estimate(settings, jobs)
     log.info("enrich: %d entries in %s", len(jobs), planned.describe())
     planned.warn_over(settings.llm.max_cost, "enrich")
@@ -242,7 +247,10 @@ def _run_llm(
             ) from None
         finally:
             after = llm.meter.snapshot()
-            report.requests = after["requests"] - before
+            report.requests = after["requests"] - before["requests"]
+            report.prompt_tokens = after["prompt_tokens"] - before["prompt_tokens"]
+            report.completion_tokens = after["completion_tokens"] - before["completion_tokens"]
+            report.cost = estimate_cost(report.prompt_tokens, report.completion_tokens, settings.llm)
             report.usage = after
     policy.raise_if_fatal(report.saved)
     for job in jobs:
