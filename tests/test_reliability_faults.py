@@ -110,7 +110,7 @@ def test_persistent_failure_is_reported_and_resumable(tmp_path: Path):
     assert code == 4, output
     assert "error: translate stopped: 4 requests in a row failed (last: " in output
     assert "returned HTTP 500" in output and "-- nothing was saved" in output
-    assert "stopped     translate stopped the run; not run: enrich, index, newsletter" in output
+    assert "stopped     the run stopped after translate failed; not run: enrich, index, newsletter" in output
     resume = "to resume, run again: digest run --llm mock " + " ".join(map(str, CORPUS))
     assert "left: translate: 143 sections not translated; not run: enrich, index, newsletter -- " in output
     assert resume in output

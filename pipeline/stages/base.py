@@ -164,11 +164,18 @@ class AbortPolicy:
         self.last: DigestError | None = None
         self.fatal: ConfigError | None = None
         self.stopped: str | None = None  # why the rest was not sent
+        self.skipped = 0  # jobs not sent because of it
 
     def check(self) -> None:
         """In a job function, before its work: skip the job once the run is stopping."""
         if self.fatal is not None or self.stopped is not None:
+            self.skipped += 1
             raise JobSkipped()
+
+    @property
+    def stopped_early(self) -> str | None:
+        """Why the stage stopped, when that left jobs unsent (None when every job was tried)."""
+        return self.stopped if self.skipped else None
 
     def succeeded(self) -> None:
         self.in_a_row = 0

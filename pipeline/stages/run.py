@@ -57,7 +57,7 @@ class RunReport:
         lines = [f"{stage:<11} {text}" for stage, text in self.summaries.items()]
         if self.stopped_at:
             lines.append(
-                f"{'stopped':<11} {self.stopped_at} stopped the run; not run: {', '.join(self.not_run)}"
+                f"{'stopped':<11} the run stopped after {self.stopped_at} failed; not run: {', '.join(self.not_run)}"
             )
         if self.usage:
             u = self.usage
@@ -96,7 +96,7 @@ def run_all(settings: Settings, paths: list[Path], *, skip: tuple[str, ...] = ()
             done[name] = steps[name]()
             report.add(name, done[name])
             if (
-                getattr(done[name], "stopped", "") and todo[i + 1 :]
+                getattr(done[name], "failure", "") and todo[i + 1 :]
             ):  # endpoint down, cost limit: the next too
                 report.stopped_at, report.not_run = name, todo[i + 1 :]
                 break

@@ -37,7 +37,9 @@ def _env() -> dict[str, str]:
 
 
 def _lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    return (
+        [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    )
 
 
 def test_ctrl_c_exits_at_once_and_keeps_what_finished(tmp_path: Path) -> None:
@@ -73,7 +75,9 @@ def test_ctrl_c_exits_at_once_and_keeps_what_finished(tmp_path: Path) -> None:
     assert proc.returncode == 130, stderr
     assert elapsed < 2.0, f"exit took {elapsed:.1f}s"
 
-    assert f"translate interrupted: {finished} segments translated and journaled before the interrupt" in stderr
+    assert (
+        f"translate interrupted: {finished} segments translated and journaled before the interrupt" in stderr
+    )
     assert "the requests in flight were abandoned" in stderr
     assert f"to resume, run again: digest {' '.join(args)}" in stderr
     assert "Traceback" not in stderr + stdout

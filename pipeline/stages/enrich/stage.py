@@ -259,8 +259,8 @@ def _run_llm(
             meta.model = meta.cache_key = None
             meta.flags.append("llm_not_attempted")
             report.llm_not_attempted += 1
-    report.stopped = policy.stopped and f"stopped: {policy.stopped}" or budget.halted or ""
-    report.cost_stop = budget.halted is not None and not policy.stopped
+    report.stopped = policy.stopped_early and f"stopped: {policy.stopped_early}" or budget.halted or ""
+    report.cost_stop = budget.halted is not None and not policy.stopped_early
     if policy.every_request_failed and policy.last is not None:
         report.all_failed = str(policy.last)
 

@@ -186,6 +186,6 @@ def write_intros(settings: Settings, issues: list[Issue], llm: LLM | None) -> In
     if policy.fatal is not None:
         log.warning("newsletter intros skipped: %s", policy.fatal)
     counts.not_attempted = len(jobs) - counts.written - counts.failed
-    counts.stopped = policy.stopped and f"stopped: {policy.stopped}" or budget.halted or ""
-    counts.cost_stop = budget.halted is not None and not policy.stopped
+    counts.stopped = policy.stopped_early and f"stopped: {policy.stopped_early}" or budget.halted or ""
+    counts.cost_stop = budget.halted is not None and not policy.stopped_early
     return counts

@@ -205,8 +205,8 @@ def _send_all(
         report.cost = estimate_cost(report.prompt_tokens, report.completion_tokens, settings.llm)
     policy.raise_if_fatal(report.saved)
     report.failed_batches = policy.failures
-    report.stopped = policy.stopped and f"stopped: {policy.stopped}" or budget.halted or ""
-    report.cost_stop = budget.halted is not None and not policy.stopped
+    report.stopped = policy.stopped_early and f"stopped: {policy.stopped_early}" or budget.halted or ""
+    report.cost_stop = budget.halted is not None and not policy.stopped_early
     if policy.every_request_failed and policy.last is not None:
         report.all_failed = str(policy.last)
 
