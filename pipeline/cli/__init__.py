@@ -11,7 +11,7 @@ import click
 
 from ..errors import DigestError, Interrupted
 from ..logsafe import install_redaction
-from .output import ARGV_KEY, ctrl_c, interrupted, own_process
+from .output import ARGV_KEY, interrupted, own_process
 
 COMMAND_MODULES = (
     "core",
@@ -33,7 +33,7 @@ COMMAND_MODULES = (
 
 class DigestGroup(click.Group):
     """Turns a DigestError into one clean line on stderr and its exit code; Ctrl-C into an
-    honest line and exit 130 (a second Ctrl-C exits at once)."""
+    honest line and exit 130 (``output.long_running``: a second Ctrl-C exits at once)."""
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         own_process()  # `digest` / `python -m pipeline` (a test's CliRunner calls main())
@@ -45,8 +45,7 @@ class DigestGroup(click.Group):
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
-            with ctrl_c():
-                return super().invoke(ctx)
+            return super().invoke(ctx)
         except Interrupted as exc:
             interrupted(str(exc))
         except DigestError as exc:

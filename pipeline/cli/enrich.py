@@ -13,7 +13,7 @@ from .options import (
     max_cost_option,
     out_option,
 )
-from .output import finish
+from .output import finish, long_running
 
 
 @click.command("enrich")
@@ -29,6 +29,7 @@ from .output import finish
 @dry_run_option
 @batch_option
 @max_cost_option
+@long_running
 def enrich_cmd(no_llm: bool, show_schema: bool, dry_run: bool, use_batch: bool, **opts: object) -> None:
     """Add structured English metadata to every entry: OUT/metadata.jsonl.
 

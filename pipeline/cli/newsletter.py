@@ -9,7 +9,7 @@ import click
 
 from ..stages.newsletter.formats import FORMATS
 from .options import build_settings, config_option, llm_options, max_cost_option, out_option
-from .output import finish
+from .output import finish, long_running
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -55,6 +55,7 @@ def _formats(value: tuple[str, ...]) -> list[str] | None:
 @click.option("--intro/--no-intro", default=None, help="Write (or skip) the short LLM-written intro.")
 @click.option("--top", "top_n", type=click.IntRange(min=0), default=None, help="Papers in 'Top papers'.")
 @max_cost_option
+@long_running
 def newsletter_cmd(
     day: datetime | None,
     since: datetime | None,

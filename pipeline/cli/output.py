@@ -3,6 +3,7 @@ and the exit status; and the Ctrl-C handling every command shares."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import signal
@@ -57,6 +58,18 @@ def interrupted(message: str) -> NoReturn:
             stream.flush()
         os._exit(130)
     sys.exit(130)
+
+
+def long_running(f: Callable[..., Any]) -> Callable[..., Any]:
+    """For a command that runs LLM stages: a second Ctrl-C exits at once (see :func:`ctrl_c`).
+    Interactive commands keep Ctrl-C for cancelling one question."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with ctrl_c():
+            return f(*args, **kwargs)
+
+    return wrapper
 
 
 @contextmanager

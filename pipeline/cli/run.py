@@ -15,7 +15,7 @@ from .options import (
     memory_option,
     out_option,
 )
-from .output import finish
+from .output import finish, long_running
 from .retrieval import chroma_option
 
 
@@ -33,6 +33,7 @@ from .retrieval import chroma_option
     type=click.Choice(PIPELINE[1:]),
     help="Skip a stage (repeatable).",
 )
+@long_running
 def run_cmd(
     paths: tuple[Path, ...],
     memory_file: tuple[Path, ...],

@@ -16,7 +16,7 @@ from .options import (
     memory_option,
     out_option,
 )
-from .output import finish
+from .output import finish, long_running
 
 
 @click.command("translate")
@@ -34,6 +34,7 @@ from .output import finish
 @dry_run_option
 @batch_option
 @max_cost_option
+@long_running
 def translate_cmd(
     memory_file: tuple[Path, ...],
     glossary_file: Path | None,

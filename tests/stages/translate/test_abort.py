@@ -8,6 +8,8 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
+
 from pipeline.errors import LLMError
 from pipeline.llm import make_llm
 from pipeline.llm.mock import MockLLM, Recorder
