@@ -72,7 +72,7 @@ def max_cost_option(f: Callable[..., Any]) -> Callable[..., Any]:
         type=click.FloatRange(min=0),
         default=None,
         metavar="USD",
-        help="Stop before this run spends more than USD (llm.max_cost; at llm.price_*_per_million). "
+        help="Stop before this run spends more than USD (llm.max_cost; priced as --dry-run states). "
         "Finished work is kept: run again to go on.",
     )(f)
 
