@@ -95,9 +95,8 @@ def run_all(settings: Settings, paths: list[Path], *, skip: tuple[str, ...] = ()
         for i, name in enumerate(todo):
             done[name] = steps[name]()
             report.add(name, done[name])
-            if (
-                getattr(done[name], "failure", "") and todo[i + 1 :]
-            ):  # endpoint down, cost limit: the next too
+            # a stage that failed as a whole (endpoint down, cost limit): the next would too
+            if getattr(done[name], "failure", "") and todo[i + 1 :]:
                 report.stopped_at, report.not_run = name, todo[i + 1 :]
                 break
         report.usage = llm.meter.snapshot()
