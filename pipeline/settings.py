@@ -144,6 +144,21 @@ class LogsSettings(Section):
     enabled: bool = True
 
 
+class ServeSettings(_Section):
+    """``digest serve`` and the commands that use a running server."""
+
+    host: str = "127.0.0.1"  # loopback; another address needs --allow-remote
+    port: int = 8765  # 0: any free port (serve.json says which)
+    discover: bool = True  # search / ask use the server named by OUT/serve.json when it answers
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, v: int) -> int:
+        if not 0 <= v <= 65535:
+            raise ValueError("must be 0..65535")
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DIGEST_",
@@ -171,6 +186,7 @@ class Settings(BaseSettings):
     ask: AskSettings = Field(default_factory=AskSettings)
     newsletter: NewsletterSettings = Field(default_factory=NewsletterSettings)
     logs: LogsSettings = Field(default_factory=LogsSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     _origins: Origins = PrivateAttr(default_factory=Origins)
 

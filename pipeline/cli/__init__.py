@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "search",
     "ask",
     "newsletter",
+    "serve",
     "batch",
     "run",
     "keys",

@@ -13,6 +13,7 @@ from ..userdata.paths import UserDir
 from .interactive import question_loop
 from .options import build_settings, chat_options, config_option, out_option
 from .retrieval import chroma_option
+from .serve import server_options
 
 
 def print_answer(answer: Any, streamed: bool) -> None:
@@ -38,19 +39,9 @@ def print_answer(answer: Any, streamed: bool) -> None:
 
 
 def answer_json(answer: Any) -> dict[str, Any]:
-    data = answer.model_dump(mode="json")
-    data["retrieved"] = [
-        {
-            "arxiv_id": h.arxiv_id,
-            "entry_id": h.entry_id,
-            "title": h.title,
-            "score": h.score,
-            "relevance": h.relevance,
-            "ranks": h.ranks,
-        }
-        for h in answer.retrieved
-    ]
-    return data
+    from ..serve.schema import answer_json as as_json  # the one shape, shared with `digest serve`
+
+    return as_json(answer)
 
 
 @click.command("ask")
@@ -79,6 +70,7 @@ def answer_json(answer: Any) -> dict[str, Any]:
 @out_option
 @chroma_option
 @chat_options
+@server_options
 def ask_cmd(
     question: str | None,
     as_json: bool,
@@ -88,6 +80,8 @@ def ask_cmd(
     conversation_id: str | None,
     no_log: bool,
     chroma_url: str | None,
+    server_url: str | None,
+    no_server: bool,
     **opts: Any,
 ) -> None:
     """Answer a question from the digests, with [arXiv id] citations.
@@ -98,14 +92,24 @@ def ask_cmd(
     per line.  Every answer is kept in `digest logs` unless --no-log (or logs.enabled = false).
     """
     from ..retrieval.conversation import start_conversation
+    from ..serve.client import RemoteSession, server_for
 
+    if server_url and no_server:
+        raise click.UsageError("--server and --no-server: give one of them")
     settings = build_settings(
         **opts,
         index={"chroma_url": chroma_url},
         ask={"language": lang, "k": k},
         logs={"enabled": False if no_log else None},
     )
-    convo = start_conversation(settings, continue_last=continue_last, conversation_id=conversation_id)
+    server = server_for(settings, server_url, use_server=not no_server)
+    session = RemoteSession(settings, server) if server is not None else None
+    convo = start_conversation(
+        settings,
+        session=session,  # type: ignore[arg-type]
+        continue_last=continue_last,
+        conversation_id=conversation_id,
+    )
     stream = sys.stdout.isatty() and not as_json
 
     def answer_one(q: str) -> None:

@@ -11,6 +11,7 @@ from ..taxonomy import Topic
 from .options import build_settings, config_option, endpoint_options, out_option
 from .present import SEARCH_FORMATS, render_hits, terminal_width, weak_match_note
 from .retrieval import chroma_option
+from .serve import server_options
 
 
 def _date(value: datetime | None) -> Any:
@@ -54,6 +55,7 @@ def _date(value: datetime | None) -> Any:
 @out_option
 @chroma_option
 @endpoint_options
+@server_options
 def search_cmd(
     query: str,
     k: int | None,
@@ -64,21 +66,31 @@ def search_cmd(
     topic: str | None,
     min_votes: int | None,
     chroma_url: str | None,
+    server_url: str | None,
+    no_server: bool,
     **opts: Any,
 ) -> None:
     """Hybrid search (vectors + English and Korean BM25) in English or Korean; no LLM.
 
     Each result: the full title, date, votes, topic, how well it matches the query, the
     arXiv link and the TL;DR.  A note on stderr says when even the best result is a weak
-    match (below search.min_relevance)."""
-    from ..retrieval.searcher import search
+    match (below search.min_relevance).  A running `digest serve` answers it when there is
+    one (see --server)."""
+    from ..serve.client import server_for
 
     if as_json and fmt not in (None, "json"):
         raise click.UsageError("--json is --format json: give one of them")
+    if server_url and no_server:
+        raise click.UsageError("--server and --no-server: give one of them")
     settings = build_settings(**opts, index={"chroma_url": chroma_url})
-    hits = search(
-        settings, query, k=k, since=_date(since), until=_date(until), topic=topic, min_votes=min_votes
-    )
+    params = {"k": k, "since": _date(since), "until": _date(until), "topic": topic, "min_votes": min_votes}
+    server = server_for(settings, server_url, use_server=not no_server)
+    if server is not None:
+        hits = server.search(query, **params)
+    else:
+        from ..retrieval.searcher import search
+
+        hits = search(settings, query, **params)
     fmt = fmt or ("json" if as_json else "table")
     click.echo(render_hits(hits, fmt, terminal_width() if fmt == "table" else None), nl=False)
     note = weak_match_note(hits, settings.search.min_relevance)

@@ -36,6 +36,7 @@ BATCH_LEDGER = "batches.jsonl"  # batch: every submission step
 BATCH_REQUESTS = "batches"  # batch: the request files, batches/<local id>.jsonl
 MOCK_STATE = ".mock-llm"  # the offline mock's files and batches
 LOCK = ".digest.lock"  # one run at a time
+SERVE_INFO = "serve.json"  # digest serve: where the running server listens (url, pid)
 
 
 class _Artifact:
@@ -75,6 +76,7 @@ class OutDir:
     batch_ledger_path = _Artifact(BATCH_LEDGER)
     mock_state_dir = _Artifact(MOCK_STATE)
     lock_path = _Artifact(LOCK)
+    serve_info_path = _Artifact(SERVE_INFO)
 
     @property
     def feed_path(self) -> Path:

@@ -1,4 +1,7 @@
-"""One run at a time per output folder: an exclusive ``flock`` on ``OUT/.digest.lock``."""
+"""One run at a time per output folder: an exclusive ``flock`` on ``OUT/.digest.lock``.
+
+The lock file names its holder: the pid of a run, or ``<pid> serve`` while ``digest serve``
+holds the folder (it reads the indexes for its whole life, so no run may rewrite them)."""
 
 from __future__ import annotations
 
@@ -17,10 +20,11 @@ _HELD_GUARD = threading.Lock()
 
 
 @contextlib.contextmanager
-def output_lock(out_dir: Path, wait: bool = False) -> Iterator[None]:
+def output_lock(out_dir: Path, wait: bool = False, holder: str = "") -> Iterator[None]:
     """Hold an exclusive lock on ``out_dir`` for one run.  A second run is refused
     with a clear message (or waits, with ``wait=True``).  Re-entrant within one
-    process, so ``digest run`` can hold it while each stage takes it too."""
+    process, so ``digest run`` can hold it while each stage takes it too.  ``holder``
+    names a holder other than a run (``"serve"``) in the lock file and in the refusals."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     key = str(out_dir.resolve())
@@ -43,13 +47,9 @@ def output_lock(out_dir: Path, wait: bool = False) -> Iterator[None]:
         try:
             fcntl.flock(fd, flags)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise LockError(
-                f"{out_dir} is in use by another digest run (pid {holder}); "
-                "wait for it to finish or use another --out folder"
-            ) from None
+            raise LockError(_refusal(out_dir, os.pread(fd, 64, 0).decode(errors="replace"))) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {holder}".strip().encode(), 0)
         with _HELD_GUARD:
             _HELD_LOCKS[key] = 1
         try:
@@ -61,3 +61,16 @@ def output_lock(out_dir: Path, wait: bool = False) -> Iterator[None]:
         with contextlib.suppress(OSError):
             fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _refusal(out_dir: Path, content: str) -> str:
+    pid, _, holder = content.strip().partition(" ")
+    if holder == "serve":
+        return (
+            f"{out_dir} is in use by `digest serve` (pid {pid}), which reads it: stop the server "
+            "(Ctrl-C) to change the folder, or use another --out folder"
+        )
+    return (
+        f"{out_dir} is in use by another digest run (pid {pid or 'unknown'}); "
+        "wait for it to finish or use another --out folder"
+    )
