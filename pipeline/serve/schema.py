@@ -100,6 +100,7 @@ class Health(BaseModel):
     documents: int = Field(description="Entries in the index.")
     uptime_s: float
     settings: str = Field(description="Fingerprint of the settings search and ask depend on.")
+    ready: bool = Field(description="The models are loaded (until then, requests wait for them).")
 
 
 class ErrorDetail(BaseModel):

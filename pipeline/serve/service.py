@@ -167,8 +167,23 @@ class Service:
         self._llm_lock = threading.Lock()
         self.session = AskSession(settings, llm=llm)
         self.searcher = _LockedSearcher(self.session.searcher, self._lock)
-        if warm:
-            self.session.searcher.warm_up()
+        self.ready = threading.Event()
+        if warm:  # in the background: requests wait for the searcher, health answers at once
+            threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        else:
+            self.ready.set()
+
+    def _warm_up(self) -> None:
+        started = time.monotonic()
+        try:
+            with self._lock:
+                self.session.searcher.warm_up()
+        except Exception:  # a model that fails to load fails the requests that need it, clearly
+            log.exception("loading the models failed")
+        else:
+            log.info("models loaded in %.1f s", time.monotonic() - started)
+        finally:
+            self.ready.set()
 
     def search(self, **params: Any) -> SearchResponse:
         query = params.pop("query")
@@ -211,6 +226,7 @@ class Service:
             documents=len(self.session.searcher.docs),
             uptime_s=round(time.monotonic() - self.started, 3),
             settings=self.fingerprint,
+            ready=self.ready.is_set(),
         )
 
     # -- newsletters (the files `digest newsletter` wrote) ----------------------------------------
