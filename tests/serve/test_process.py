@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from pipeline.store.lock import output_lock
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.store.lock import output_lock
 from tests.paths import ROOT
 from tests.retrieval.helpers import make_retrieval_out
 
