@@ -27,6 +27,7 @@ BENCHES = {
     "retrieval": "retrieval",
     "kiwi": "bench_kiwi",
     "scale": "bench_scale",
+    "serve": "bench_serve",
 }
 
 OUT = ROOT / "BENCHMARKS.md"
