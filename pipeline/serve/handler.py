@@ -107,7 +107,8 @@ class Handler(BaseHTTPRequestHandler):
     def _check_host(self) -> None:
         host = (self.headers.get("Host") or "").strip().lower()
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name not in self.server.hosts:  # type: ignore[attr-defined]
+        allowed = self.server.hosts  # type: ignore[attr-defined]
+        if allowed is not None and name not in allowed:
             raise HTTPError(403, f"unexpected Host {host[:80]!r}: use {self.server.url}")  # type: ignore[attr-defined]
 
     def _check_origin(self) -> None:

@@ -59,7 +59,7 @@ class DigestHTTPServer(ThreadingHTTPServer):
     daemon_threads = False  # shutdown waits for the requests in flight
     block_on_close = True
 
-    def __init__(self, address: tuple[str, int], service: Service, hosts: set[str]) -> None:
+    def __init__(self, address: tuple[str, int], service: Service, hosts: set[str] | None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
@@ -74,9 +74,9 @@ class DigestHTTPServer(ThreadingHTTPServer):
 
 
 def bind(host: str, port: int, service: Service) -> DigestHTTPServer:
-    hosts = set(LOOPBACK_NAMES) | {host.lower(), f"[{host.lower()}]"}
-    if not is_loopback(host):
-        hosts |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+    # on loopback, only its own names (no DNS rebinding); a remote server (--allow-remote)
+    # answers whatever name or address it was reached by
+    hosts = set(LOOPBACK_NAMES) | {host.lower(), f"[{host.lower()}]"} if is_loopback(host) else None
     try:
         return DigestHTTPServer((host, port), service, hosts)
     except OSError as exc:
