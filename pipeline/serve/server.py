@@ -119,6 +119,7 @@ def serve(
         finally:
             remove_serve_info(settings)
             server.server_close()  # joins the request threads
+            service.close()
             for s, handler in previous.items():
                 signal.signal(s, handler)
     log.info("stopped")

@@ -13,11 +13,12 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date as Date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import DigestError, InputError
 from ..records import Answer, Hit, IndexDoc
@@ -34,6 +35,7 @@ from .discovery import settings_fingerprint
 from .schema import AskRequest, EntryResponse, Health, NewsletterInfo, SearchResponse
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_K = 100
 MAX_QUERY = 2000
@@ -66,21 +68,34 @@ def package_version() -> str:
         return "unknown"
 
 
-class _LockedSearcher:
-    """The searcher, one thread at a time (what ``ask`` uses of it: search and doc)."""
+class SearchWorker:
+    """The searcher, used from one thread of its own: requests queue for it (its retrievers
+    and models are not made for concurrent use, and torch runs fastest on a thread it has
+    seen before: a new thread per request costs it hundreds of ms).  Offers what ``ask``
+    uses of a searcher: ``search`` and ``doc``."""
 
-    def __init__(self, searcher: Searcher, lock: threading.Lock) -> None:
-        self._searcher = searcher
-        self._lock = lock
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
         self.settings = searcher.settings
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="searcher")
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self.submit(fn, *args, **kwargs).result()
 
     def search(self, query: str, **kwargs: Any) -> list[Hit]:
-        with self._lock:
-            return self._searcher.search(query, **kwargs)
+        return self.run(self.searcher.search, query, **kwargs)
 
     def doc(self, entry_id: str) -> IndexDoc:
-        with self._lock:
-            return self._searcher.doc(entry_id)
+        return self.run(self.searcher.doc, entry_id)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        close = getattr(self.searcher, "close", None)  # a searcher with a document store
+        if close is not None:
+            close()
 
 
 # -- parameters ------------------------------------------------------------------------------------
@@ -163,21 +178,22 @@ class Service:
         self.settings = settings
         self.started = time.monotonic()
         self.fingerprint = settings_fingerprint(settings)
-        self._lock = threading.Lock()
         self._llm_lock = threading.Lock()
         self.session = AskSession(settings, llm=llm)
-        self.searcher = _LockedSearcher(self.session.searcher, self._lock)
+        self.searcher = SearchWorker(self.session.searcher)
         self.ready = threading.Event()
-        if warm:  # in the background: requests wait for the searcher, health answers at once
-            threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        if warm:  # in the background: requests queue behind it, health answers at once
+            self.searcher.submit(self._warm_up)
         else:
             self.ready.set()
+
+    def close(self) -> None:
+        self.searcher.close()
 
     def _warm_up(self) -> None:
         started = time.monotonic()
         try:
-            with self._lock:
-                self.session.searcher.warm_up()
+            self.session.searcher.warm_up()
         except Exception:  # a model that fails to load fails the requests that need it, clearly
             log.exception("loading the models failed")
         else:

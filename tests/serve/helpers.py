@@ -64,3 +64,4 @@ def running(settings: Settings, llm: Any = None) -> Iterator[DigestHTTPServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+        service.close()
