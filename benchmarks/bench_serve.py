@@ -120,8 +120,8 @@ def run() -> str:
         f"over loopback, {len(QUERIES)} queries × {ROUNDS} rounds, after the models loaded. Cold: "
         f"`digest search --no-server` in a fresh process, median of {COLD_RUNS}. Through the server: "
         f"`digest search` in a fresh process that finds the server through serve.json, median of "
-        f"{COLD_RUNS}. The server took {startup:.1f} s to start answering (index open; the models "
-        "then load in the background).\n\n"
+        f"{COLD_RUNS}. The server took {startup:.1f} s from launch to ready (index opened, models "
+        "loaded; it answers health checks, and queues searches, before that).\n\n"
         + md_table(
             ["query", "warm p50", "warm p95", "requests", "CLI via server", "cold CLI", "cold / warm p50"],
             rows,
