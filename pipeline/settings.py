@@ -144,7 +144,7 @@ class LogsSettings(Section):
     enabled: bool = True
 
 
-class ServeSettings(_Section):
+class ServeSettings(Section):
     """``digest serve`` and the commands that use a running server."""
 
     host: str = "127.0.0.1"  # loopback; another address needs --allow-remote
