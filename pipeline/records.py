@@ -44,10 +44,13 @@ class Entry(BaseModel):
 
 
 class ParseIssue(BaseModel):
+    """A problem (error: something skipped; warning: kept, but changed or doubtful) or a
+    note (info: e.g. the encoding a file was decoded from) of the parse stage."""
+
     file: str
     line: int | None = None
     message: str
-    severity: Literal["error", "warning"] = "error"
+    severity: Literal["error", "warning", "info"] = "error"
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

@@ -63,12 +63,13 @@ def _show_origins(settings: object, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @config_option
 @out_option
-def parse_cmd(paths: tuple[Path, ...], **opts: object) -> None:
+@click.option("--strict", is_flag=True, help="Exit 3 on any problem, warnings included (for CI).")
+def parse_cmd(paths: tuple[Path, ...], strict: bool, **opts: object) -> None:
     """Parse digest files (default: seeds/) into OUT/entries.jsonl."""
     from ..stages.parse import parse_stage
 
     settings = build_settings(**opts)  # type: ignore[arg-type]
-    report = parse_stage(settings, list(paths) or [Path("seeds")])
+    report = parse_stage(settings, list(paths) or [Path("seeds")], strict=strict)
     click.echo(report.summary())
     sys.exit(report.exit_code)
 

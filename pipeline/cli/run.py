@@ -33,19 +33,21 @@ from .retrieval import chroma_option
     type=click.Choice(PIPELINE[1:]),
     help="Skip a stage (repeatable).",
 )
+@click.option("--strict", is_flag=True, help="Stop after parse with exit 3 on any parse problem (for CI).")
 @long_running
 def run_cmd(
     paths: tuple[Path, ...],
     memory_file: tuple[Path, ...],
     chroma_url: str | None,
     skip: tuple[str, ...],
+    strict: bool,
     **opts: object,
 ) -> None:
     """Parse, translate, enrich, index and write newsletters for PATHS (default: seeds/)."""
     from ..stages.run import run_all
 
     settings = build_settings(memory=memory_file, index={"chroma_url": chroma_url}, **opts)  # type: ignore[arg-type]
-    report = run_all(settings, list(paths) or [Path("seeds")], skip=skip)
+    report = run_all(settings, list(paths) or [Path("seeds")], skip=skip, strict=strict)
     finish(report)
 
 

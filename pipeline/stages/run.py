@@ -72,16 +72,22 @@ class RunReport:
         return "\n".join(lines)
 
 
-def run_all(settings: Settings, paths: list[Path], *, skip: tuple[str, ...] = ()) -> RunReport:
+def run_all(
+    settings: Settings, paths: list[Path], *, skip: tuple[str, ...] = (), strict: bool = False
+) -> RunReport:
     """parse -> translate -> enrich -> index -> newsletter (one per digest date).
 
     Each stage is resumable and cached, so re-running after a crash (or on unchanged
-    input) redoes nothing that is already done."""
+    input) redoes nothing that is already done.  ``strict``: stop after parse (exit 3) when
+    it found any problem."""
     report = RunReport()
     with output_lock(settings.out_dir):
-        parsed = parse_stage(settings, paths)
+        parsed = parse_stage(settings, paths, strict=strict)
         report.add("parse", parsed)
         if not parsed.entries:
+            return report
+        if strict and parsed.problems:
+            report.summaries["stopped"] = "--strict: parse problems, no later stage was run"
             return report
         llm = make_llm(settings)
         steps: dict[str, Callable[[], Report]] = {

@@ -1,4 +1,10 @@
-"""JSONL files: content hashes, the one atomic-replace primitive, durable appends, tolerant reads."""
+"""JSONL files: content hashes, the one atomic-replace primitive and durable appends (tolerant
+reads live in ``reading.py`` and are re-exported here).
+
+Every write into an output folder goes through :func:`replace_atomically` or
+:func:`append_jsonl`, and both refuse to write inside a folder whose lock this process does not
+hold (``lock.check_may_write``): a command that forgets ``output_lock`` fails at its first write
+instead of corrupting a folder another run is writing."""
 
 from __future__ import annotations
 
@@ -8,15 +14,27 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 from pydantic import BaseModel
 
-log = logging.getLogger(__name__)
+from .lock import TEMP_PREFIX, TEMP_SUFFIX, check_may_write
+from .reading import iter_jsonl_dicts, read_jsonl
 
-M = TypeVar("M", bound=BaseModel)
+__all__ = [
+    "append_jsonl",
+    "content_hash",
+    "file_hash",
+    "iter_jsonl_dicts",
+    "read_jsonl",
+    "replace_atomically",
+    "write_jsonl_atomic",
+    "write_text_atomic",
+]
+
+log = logging.getLogger(__name__)
 
 
 def content_hash(*parts: Any, length: int = 16) -> str:
@@ -46,20 +64,32 @@ def _current_umask() -> int:
 _FILE_MODE = 0o666 & ~_current_umask()
 
 
+# The test seam of the two write primitives: when set (tests only), it is called at the
+# crash-prone point of every write, with the kind of write and the target:
+# "replace": the temp file is written and fsynced, not yet renamed over the target;
+# "append": half of the new lines are written.  A hook that raises (or SIGKILLs the process)
+# simulates a crash there.  None in production.
+write_hook: Callable[[str, Path], None] | None = None
+
+
 def replace_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
     """THE atomic write every writer of this package goes through: ``write`` fills a temp
     file in the target's folder (normal permissions; mkstemp makes 0600), which is flushed,
     fsynced and renamed over ``path``.  On any error the temp file is removed and ``path``
-    keeps its old content: a reader sees the old file or the new one, never a mix."""
+    keeps its old content: a reader sees the old file or the new one, never a mix.
+    Refused (``LockError``) inside an output folder whose lock this process does not hold."""
     path = Path(path)
+    check_may_write(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             os.fchmod(f.fileno(), _FILE_MODE)
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if write_hook is not None:
+            write_hook("replace", path)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -95,10 +125,11 @@ def append_jsonl(path: Path, records: Iterable[BaseModel | dict[str, Any]]) -> N
     """Append whole lines and fsync: a crash loses at most a partial last line,
     which :func:`iter_jsonl_dicts` skips."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = "".join(_dumps(r) + "\n" for r in records)
     if not data:
         return
+    check_may_write(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
         # a previous crash may have left a partial line without "\n": start fresh
         if f.tell() > 0:
@@ -106,31 +137,11 @@ def append_jsonl(path: Path, records: Iterable[BaseModel | dict[str, Any]]) -> N
                 rf.seek(-1, os.SEEK_END)
                 if rf.read(1) != b"\n":
                     f.write("\n")
+        if write_hook is not None:  # tests: a crash in the middle of the append
+            f.write(data[: len(data) // 2])
+            f.flush()
+            write_hook("append", path)
+            data = data[len(data) // 2 :]
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def iter_jsonl_dicts(path: Path) -> Iterator[dict[str, Any]]:
-    path = Path(path)
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                log.warning("%s:%d: skipping a corrupt line (interrupted write?)", path, lineno)
-
-
-def read_jsonl(path: Path, model: type[M]) -> list[M]:
-    out: list[M] = []
-    for d in iter_jsonl_dicts(path):
-        try:
-            out.append(model.model_validate(d))
-        except Exception as exc:  # pydantic.ValidationError
-            log.warning("%s: skipping a record that is not a valid %s: %s", path, model.__name__, exc)
-    return out

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..records import Entry, IndexDoc, IndexLocation, Metadata, SectionTranslation
 from .docstore import DocStore
-from .jsonl import read_jsonl
+from .reading import read_jsonl
 
 log = logging.getLogger(__name__)
 

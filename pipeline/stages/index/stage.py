@@ -28,6 +28,7 @@ from ...settings import Settings
 from ...store.docstore import StoredDoc, doc_hash, read_state, write_docs
 from ...store.jsonl import content_hash, write_text_atomic
 from ...store.layout import OutDir
+from ...store.lock import writes_output
 from .docs import chunk_metadata, chunk_text, load_docs_inputs
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class IndexReport:
         return "; ".join(parts + self.notes)
 
 
+@writes_output
 def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
     """``digest index``: bring the Chroma collection, the lexical indexes and the index
     documents in line with the current entries, translations and metadata."""

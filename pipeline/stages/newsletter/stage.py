@@ -22,6 +22,7 @@ from ...records import Entry, Metadata, SectionTranslation
 from ...settings import Settings
 from ...store.jsonl import write_text_atomic
 from ...store.layout import OutDir
+from ...store.lock import writes_output
 from .formats import Format, check_formats
 from .intro import write_intros
 from .model import Issue, build_issue, entry_dates, latest_issue
@@ -242,6 +243,7 @@ def _write_all(
     return report
 
 
+@writes_output
 def newsletter_stage(
     settings: Settings,
     *,
@@ -267,8 +269,9 @@ def newsletter_stage(
     return _write_all(settings, [issue], fmts, use_intro, llm, inputs)
 
 
+@writes_output
 def newsletter_all_dates(settings: Settings, llm: LLM | None = None) -> NewsletterReport:
-    """One issue per digest date (used by ``digest run``; the caller holds the output lock)."""
+    """One issue per digest date (used by ``digest run``)."""
     fmts = check_formats(settings.newsletter.formats)
     inputs = _load_inputs(settings)
     issues = [_make_issue(settings, inputs, d, d) for d in _all_dates(inputs.entries)]

@@ -7,7 +7,9 @@ good entry is kept.  A paper seen in several digests is one entry with every pro
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,14 +17,15 @@ from pathlib import Path
 from ...errors import InputError
 from ...records import Entry, ParseIssue
 from ...settings import Settings
-from ...store.jsonl import write_jsonl_atomic
+from ...store.jsonl import write_jsonl_atomic, write_text_atomic
 from ...store.layout import OutDir
+from ...store.lock import writes_output
 from .decode import decode_digest
 from .readers import pick_reader
 
 log = logging.getLogger(__name__)
 
-DIGEST_SUFFIXES = {".txt", ".md", ".markdown"}
+DIGEST_SUFFIXES = (".md", ".txt", ".markdown")
 # one day's digest is ~20-100 KB; a file this big is no digest (and would be read whole)
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -36,14 +39,31 @@ class ParseReport:
     entries_skipped: int = 0
     duplicates_merged: int = 0
     out_path: Path | None = None
+    issues_path: Path | None = None
+    strict: bool = False  # --strict: any problem (error or warning) is exit 3
 
     @property
     def skipped_anything(self) -> bool:
         return self.files_skipped > 0 or self.entries_skipped > 0
 
     @property
+    def errors(self) -> int:
+        return sum(1 for i in self.issues if i.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for i in self.issues if i.severity == "warning")
+
+    @property
+    def problems(self) -> int:
+        """Errors and warnings (notes such as the encoding a file was read in are none)."""
+        return self.errors + self.warnings
+
+    @property
     def exit_code(self) -> int:
         if not self.entries and (self.files_skipped or self.files == 0):
+            return InputError.exit_code
+        if self.strict and self.problems:
             return InputError.exit_code
         return InputError.exit_code if self.skipped_anything else 0
 
@@ -54,26 +74,104 @@ class ParseReport:
             parts.append(f"{self.duplicates_merged} duplicates merged")
         if self.entries_skipped or self.files_skipped:
             parts.append(f"skipped {self.entries_skipped} entries and {self.files_skipped} files")
-        warnings = sum(1 for i in self.issues if i.severity == "warning")
-        if warnings:
-            parts.append(f"{warnings} warnings")
+        if self.problems:
+            kinds = [
+                f"{n} {w}{'s' if n != 1 else ''}"
+                for n, w in ((self.errors, "error"), (self.warnings, "warning"))
+                if n
+            ]
+            listed = f": see {self.issues_path}" if self.issues_path else ""
+            strict = " (--strict: exit 3)" if self.strict else ""
+            parts.append(f"{self.problems} problems ({', '.join(kinds)}){listed}{strict}")
         return "; ".join(parts)
 
 
 def find_digest_files(paths: Iterable[Path]) -> tuple[list[Path], list[ParseIssue]]:
+    """The digest files of ``paths`` (files as given; folders walked, sub-folders and
+    symbolic links included).  What cannot be walked is named: an unreadable folder, a
+    symbolic-link loop, a broken link; a folder without a digest file is an error."""
     files: list[Path] = []
     issues: list[ParseIssue] = []
     for p in paths:
         p = Path(p)
+        try:
+            p.stat()
+        except OSError as exc:
+            issues.append(ParseIssue(file=str(p), message=_path_problem(p, exc)))
+            continue
         if p.is_dir():
-            files.extend(
-                sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in DIGEST_SUFFIXES)
-            )
-        elif p.is_file():
-            files.append(p)
+            found = _walk(p, issues)
+            if not found:
+                kinds = ", ".join(f"*{s}" for s in DIGEST_SUFFIXES)
+                issues.append(ParseIssue(file=str(p), message=f"no digest files ({kinds}) in {p}"))
+            files.extend(found)
         else:
-            issues.append(ParseIssue(file=str(p), message="no such file or folder"))
+            files.append(p)
     return files, issues
+
+
+def _path_problem(p: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop: skipped"
+    if p.is_symlink():
+        return f"broken symbolic link (to {os.readlink(p)}): skipped"
+    if exc.errno == errno.ENOENT:
+        return "no such file or folder"
+    return f"cannot read: {exc.strerror}"
+
+
+def _walk(folder: Path, issues: list[ParseIssue]) -> list[Path]:
+    """Digest files under ``folder``, sorted, following symbolic links once (a folder reached
+    again through a link is a loop)."""
+    out: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+
+    def visit(d: Path) -> None:
+        st = d.stat()
+        if (st.st_dev, st.st_ino) in seen:
+            issues.append(
+                ParseIssue(
+                    file=str(d),
+                    message="symbolic link loop: folder already read, skipped",
+                    severity="warning",
+                )
+            )
+            return
+        seen.add((st.st_dev, st.st_ino))
+        try:
+            with os.scandir(d) as it:
+                children = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            issues.append(
+                ParseIssue(
+                    file=str(d), message=f"cannot read folder: {exc.strerror}: skipped", severity="warning"
+                )
+            )
+            return
+        for child in children:
+            path = Path(child.path)
+            try:
+                is_dir = child.is_dir()
+                is_file = not is_dir and child.is_file()
+                if child.is_symlink():
+                    path.stat()  # a broken link or a loop raises here
+            except OSError as exc:
+                if _digest_name(path) or exc.errno == errno.ELOOP:
+                    issues.append(
+                        ParseIssue(file=str(path), message=_path_problem(path, exc), severity="warning")
+                    )
+                continue
+            if is_dir:
+                visit(path)
+            elif is_file and _digest_name(path):
+                out.append(path)
+
+    visit(folder)
+    return out
+
+
+def _digest_name(path: Path) -> bool:
+    return path.suffix.lower() in DIGEST_SUFFIXES
 
 
 def parse_text(text: str, name: str) -> tuple[list[Entry], list[ParseIssue], int]:
@@ -87,7 +185,7 @@ def parse_files(paths: Iterable[Path], *, max_bytes: int = MAX_FILE_BYTES) -> Pa
     report = ParseReport()
     files, issues = find_digest_files(paths)
     report.issues.extend(issues)
-    report.files_skipped += len(issues)
+    report.files_skipped += sum(1 for i in issues if i.severity == "error")
     by_id: dict[str, Entry] = {}
     for path in files:
         report.files += 1
@@ -139,15 +237,31 @@ def parse_files(paths: Iterable[Path], *, max_bytes: int = MAX_FILE_BYTES) -> Pa
     return report
 
 
-def parse_stage(settings: Settings, paths: list[Path]) -> ParseReport:
-    """``digest parse``: parse ``paths`` and write ``<out>/entries.jsonl`` atomically."""
+@writes_output
+def parse_stage(settings: Settings, paths: list[Path], *, strict: bool = False) -> ParseReport:
+    """``digest parse``: parse ``paths`` and write ``<out>/entries.jsonl`` atomically (only
+    when it changed, so later stages' outputs stay current) and ``parse_issues.jsonl``.
+    ``strict``: any problem makes the exit status 3 (for CI)."""
     report = parse_files(paths)
+    report.strict = strict
     for issue in report.issues:
-        (log.error if issue.severity == "error" else log.warning)("%s", issue)
-    log.info("%s", report.summary())
+        level = {"error": logging.ERROR, "warning": logging.WARNING}.get(issue.severity, logging.INFO)
+        log.log(level, "%s", issue)
     out_dir = OutDir(settings.out_dir)
     if report.entries:
-        write_jsonl_atomic(out_dir.entries_path, report.entries)
+        _write_if_changed(out_dir.entries_path, report.entries)
         report.out_path = out_dir.entries_path
     write_jsonl_atomic(out_dir.parse_issues_path, report.issues)
+    report.issues_path = out_dir.parse_issues_path
+    log.info("%s", report.summary())
     return report
+
+
+def _write_if_changed(path: Path, records: list[Entry]) -> None:
+    text = "".join(r.model_dump_json() + "\n" for r in records)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    write_text_atomic(path, text)

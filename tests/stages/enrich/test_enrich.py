@@ -17,6 +17,7 @@ from pipeline.settings import PROJECT_ROOT, load_settings
 from pipeline.stages.enrich import enrich_stage
 from pipeline.stages.parse import parse_stage
 from pipeline.store.jsonl import content_hash, read_jsonl, write_jsonl_atomic
+from pipeline.store.lock import output_lock
 from pipeline.store.layout import OutDir
 from pipeline.taxonomy import Topic
 from pipeline.text.hangul import has_hangul
@@ -198,7 +199,8 @@ def test_translation_is_sent_when_it_matches_the_source(settings) -> None:
         for i, s in enumerate(block.sections)
     ]
     translations[1] = translations[1].model_copy(update={"source_hash": "stale"})
-    write_jsonl_atomic(settings.out_dir / "translations.jsonl", translations)
+    with output_lock(settings.out_dir):  # a writer of the folder, like any command
+        write_jsonl_atomic(settings.out_dir / "translations.jsonl", translations)
     report, _, mock = _run(settings)
     user = mock.recorder.user_text(0)
     assert "English sentence 0 about" in user and "English sentence 1 about" not in user

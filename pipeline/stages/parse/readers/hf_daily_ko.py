@@ -27,6 +27,8 @@ _IMAGE = re.compile(r"^!\[[^\]]*\]\([^)]*\)\s*$")
 _VOTE = re.compile(r"^Votes?\s*:\s*(.*)$", re.IGNORECASE)
 _AUTHORS = re.compile(r"^Authors?\s*:\s*(.*)$", re.IGNORECASE)
 _BULLET = re.compile(r"^\s{0,3}[-*+]\s+(.*)$")
+_LINES = re.compile(r"\r\n|[\r\n]")
+MAX_VOTES = 10**7  # votes must be 0 <= v < MAX_VOTES; anything else is no vote count
 _LABEL = re.compile(r"^\*{2,3}\s*(?P<label>[^*]+?)\s*:?\s*\*{2,3}\s*:?\s*(?P<rest>.*)$")
 
 
@@ -82,7 +84,9 @@ class _Reading:
         self.outside: list[int] = []  # lines of text outside any entry
 
     def run(self, text: str) -> ReadResult:
-        for lineno, raw in enumerate(text.splitlines(), 1):
+        # line numbers as an editor shows them: only line breaks split (``str.splitlines``
+        # would also split at form feeds and other separators)
+        for lineno, raw in enumerate(_LINES.split(text), 1):
             self._line(lineno, raw.rstrip().replace("\ufeff", ""))
         self._finish_entry()
         if self.outside:
@@ -134,10 +138,18 @@ class _Reading:
     def _body(self, draft: _Draft, lineno: int, line: str, stripped: str) -> None:
         """A line inside an entry: votes, authors, a bullet, a continuation, a paragraph."""
         if (m := _VOTE.match(stripped)) and not draft.sections:
+            raw = m.group(1).strip()
             try:
-                draft.votes = int(m.group(1).strip().replace(",", ""))
+                votes = int(raw.replace(",", ""))
             except ValueError:
-                self._warn(lineno, f"votes is not a number: {m.group(1).strip()!r}")
+                self._warn(lineno, f"votes is not a number: {raw[:40]!r}")
+                return
+            if 0 <= votes < MAX_VOTES:
+                draft.votes = votes
+            else:
+                self._warn(
+                    lineno, f"votes out of range (0 <= votes < {MAX_VOTES:,}): {raw[:40]!r}; set to none"
+                )
         elif (m := _AUTHORS.match(stripped)) and not draft.sections:
             draft.authors = parse_authors(m.group(1))
         elif m := _BULLET.match(line):
