@@ -12,8 +12,9 @@ The layers are in ``settings_sources.py``, the ``llm`` section in ``settings_llm
 from __future__ import annotations
 
 import logging
+import typing
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -54,10 +55,15 @@ def default_memory_files() -> list[Path]:
     return [SEEDS_MEMORY] if SEEDS_MEMORY.is_file() else []
 
 
+# Every numeric setting has a range (``Field(ge=..., le=...)``); a value outside it is an error
+# naming the key and the range (tests/test_settings_ranges.py checks that none lacks one).
+Weight = Annotated[float, Field(ge=0, le=100)]
+
+
 class TranslateSettings(Section):
     prompt: str = "translate.md"
-    batch_tokens: int = 1200  # source tokens per request
-    max_section_tokens: int = 600  # longer sections are split
+    batch_tokens: int = Field(1200, ge=50, le=200_000)  # source tokens per request
+    max_section_tokens: int = Field(600, ge=50, le=100_000)  # longer sections are split
     glossary_file: Path | None = None  # default: <out_dir>/glossary.tsv
     # translation memories, in order: a later file's pair wins; --memory FILE adds one at the end
     memory_files: list[Path] = Field(default_factory=default_memory_files)
@@ -85,39 +91,44 @@ class IndexSettings(Section):
     chroma_url: str | None = None  # http://HOST:PORT -> HttpClient, else PersistentClient
     embedding: Literal["local", "endpoint"] = "local"
     local_model: str = "all-MiniLM-L6-v2"
-    chunk_tokens: int = 200
+    chunk_tokens: int = Field(200, ge=16, le=8192)
     collection_prefix: str = "digest"
 
 
 class SearchSettings(Section):
-    k: int = 10
+    k: int = Field(10, ge=1, le=1000)
     # below this relevance (0..1) of the best hit, `digest search` notes a weak match: 1 of the
     # 105 public dev questions falls below 0.3, and 5 of 6 nonsense queries (measured on seeds/)
-    min_relevance: float = 0.3
-    rrf_k: int = 10  # small k: each retriever's top ranks dominate (measured in benchmarks/retrieval.py)
+    min_relevance: float = Field(0.3, ge=0, le=1)
+    # small k: each retriever's top ranks dominate (measured in benchmarks/retrieval.py)
+    rrf_k: int = Field(10, ge=0, le=10_000)
     # weighted reciprocal-rank fusion, by query language; for Korean queries the dense and
     # English-BM25 weights are scaled by the query's share of Latin letters.  Retriever names
     # and default weights: pipeline/retrieval/base.py
-    weights_en: dict[str, float] = Field(default_factory=lambda: default_weights("en"))
-    weights_ko: dict[str, float] = Field(default_factory=lambda: default_weights("ko"))
+    weights_en: dict[str, Weight] = Field(default_factory=lambda: default_weights("en"))
+    weights_ko: dict[str, Weight] = Field(default_factory=lambda: default_weights("ko"))
 
 
 class AskSettings(Section):
     prompt: str = "ask.md"
-    k: int = 6
+    k: int = Field(6, ge=1, le=100)
     language: str | None = None  # None: the question's language
-    min_relevance: float = 0.25  # refuse without asking the LLM when the best hit covers less
+    min_relevance: float = Field(
+        0.25, ge=0, le=1
+    )  # refuse without asking the LLM when the best hit covers less
 
 
 class NewsletterSettings(Section):
     formats: list[str] = Field(default_factory=lambda: ["md", "html", "rss"])
     intro: bool = True
-    top_n: int = 5
+    top_n: int = Field(5, ge=0, le=1000)
     title: str = "AI Papers Digest"
     # where the newsletters are published: the feeds' channel and self links; unset, the
     # feeds link to the Hugging Face Daily Papers page and a warning says so
     site_url: str | None = None
-    feed_items: int = 50  # items in the cumulative feed (newsletter/feed.xml), newest first
+    feed_items: int = Field(
+        50, ge=1, le=100_000
+    )  # items in the cumulative feed (newsletter/feed.xml), newest first
     prompt: str = "newsletter_intro.md"
 
     @field_validator("site_url")
@@ -129,13 +140,6 @@ class NewsletterSettings(Section):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"site_url must be an http:// or https:// URL, got {v!r}")
         return v.strip().rstrip("/")
-
-    @field_validator("feed_items")
-    @classmethod
-    def _feed_items(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("must be >= 1")
-        return v
 
 
 class LogsSettings(Section):
@@ -247,7 +251,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise
     except Exception as exc:  # pydantic ValidationError, a bad JSON value in a variable
         origins.layers = plan.layers
-        raise ConfigError(describe_error(exc, origins)) from None
+        raise ConfigError(describe_error(exc, origins, allowed_range)) from None
     origins.layers = plan.layers
     settings._origins = origins
     for layer in plan.layers:  # the user dir holds the user's config.toml: not set from a file
@@ -271,6 +275,40 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
         elif v is not None:
             out[k] = v
     return out
+
+
+def allowed_range(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    """The range of the numeric setting at ``loc`` (e.g. ``("translate", "batch_tokens")``),
+    as ``"50 <= value <= 200000"``; None when it has none."""
+    model: Any = Settings
+    metadata: list[Any] = []
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return _describe_bounds(metadata) if metadata else None
+        info = fields[part]
+        metadata, model = list(info.metadata), info.annotation
+        args = typing.get_args(model)
+        if typing.get_origin(model) is dict and args:  # dict[str, Annotated[...]]: the value's range
+            value = args[1]
+            metadata = list(getattr(value, "__metadata__", ())) or metadata
+            break
+    return _describe_bounds(metadata)
+
+
+def _describe_bounds(metadata: list[Any]) -> str | None:
+    lo = hi = None
+    flat = [x for m in metadata for x in (getattr(m, "metadata", None) or [m])]  # FieldInfo: its bounds
+    for m in flat:
+        for attr, op in (("ge", "<="), ("gt", "<")):
+            if getattr(m, attr, None) is not None:
+                lo = f"{getattr(m, attr)} {op} value"
+        for attr, op in (("le", "<="), ("lt", "<")):
+            if getattr(m, attr, None) is not None:
+                hi = f" {op} {getattr(m, attr)}"
+    if lo is None and hi is None:
+        return None
+    return (lo or "value") + (hi or "")
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:

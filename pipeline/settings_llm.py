@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     PrivateAttr,
     SecretStr,
     ValidationInfo,
@@ -41,28 +42,28 @@ class LLMSettings(Section):
     chat_model: str = "gpt-4o-mini"
     embedding_model: str = "text-embedding-3-small"
     # per-request timeout: timeout + max_tokens / tokens_per_second, at most max_timeout
-    timeout: float = 60.0
-    max_timeout: float = 900.0
+    timeout: float = Field(60.0, gt=0, le=3600)  # seconds
+    max_timeout: float = Field(900.0, gt=0, le=86_400)
     # output tokens per second; None: measured by the capability probe, else a cautious default
-    tokens_per_second: float | None = None
-    max_retries: int = 5
+    tokens_per_second: float | None = Field(None, gt=0, le=1_000_000)
+    max_retries: int = Field(5, ge=0, le=20)
     # a 429 whose Retry-After asks for longer fails at once (a quota) instead of sleeping
-    max_retry_after: float = 60.0
-    concurrency: int = 4
+    max_retry_after: float = Field(60.0, ge=0, le=86_400)
+    concurrency: int = Field(4, ge=1, le=256)
     # translate and enrich stop after this many requests in a row failed even after the
     # retries (the endpoint is down); a single failed request is recorded and the stage goes on
-    abort_after_failures: int = 4
+    abort_after_failures: int = Field(4, ge=1, le=100_000)
     # the most a run may spend, in USD at the prices below (--max-cost); None: no limit.  A
     # request is sent only if its worst case (prompt + max_tokens) still fits
-    max_cost: float | None = None
+    max_cost: float | None = Field(None, ge=0, le=1_000_000)
     # retries (regroup, re-ask) may bring a stage's prompt tokens to this multiple of its
     # planned prompt tokens (the first try of every request, as --dry-run shows), no further
-    max_token_overrun: float = 3.0
-    temperature: float = 0.0
-    max_output_tokens: int = 4096
+    max_token_overrun: float = Field(3.0, ge=1, le=100)
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_output_tokens: int = Field(4096, ge=1, le=1_000_000)
     # None: the model's list price, $0 for a local endpoint (pipeline/llm/prices.py)
-    price_input_per_million: float | None = None
-    price_output_per_million: float | None = None
+    price_input_per_million: float | None = Field(None, ge=0, le=10_000)  # USD
+    price_output_per_million: float | None = Field(None, ge=0, le=10_000)
     # structured output: the first mode of the chain json_schema -> json_object_schema
     # (json_object + a "schema" key: llama.cpp's grammar) -> json_object -> text (schema in
     # the prompt, tolerant parsing).  auto: what the probe found, stepping down whenever the
@@ -74,7 +75,7 @@ class LLMSettings(Section):
     # probe an unknown endpoint's capabilities before its first request (cached in
     # OUT/cache/capabilities.json, re-probed after capabilities_max_age_days)
     probe: bool = True
-    capabilities_max_age_days: float = 7.0
+    capabilities_max_age_days: float = Field(7.0, ge=0, le=3650)
     # Mock only: fault-injection spec, e.g. "rate=0.3,latency_ms=200,seed=7"
     mock_faults: str = ""
 
@@ -104,41 +105,6 @@ class LLMSettings(Section):
         if not (v.startswith("http://") or v.startswith("https://")):
             raise ValueError(f"{info.field_name} must start with http:// or https://, got {v!r}")
         return v.rstrip("/")
-
-    @field_validator("concurrency", "max_retries")
-    @classmethod
-    def _non_negative(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError("must be >= 0")
-        return v
-
-    @field_validator("abort_after_failures")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("must be >= 1")
-        return v
-
-    @field_validator("max_cost")
-    @classmethod
-    def _cost(cls, v: float | None) -> float | None:
-        if v is not None and v < 0:
-            raise ValueError("must be >= 0 (USD)")
-        return v
-
-    @field_validator("max_token_overrun")
-    @classmethod
-    def _overrun(cls, v: float) -> float:
-        if v < 1:
-            raise ValueError("must be >= 1 (a multiple of the planned prompt tokens)")
-        return v
-
-    @field_validator("timeout", "max_timeout", "tokens_per_second")
-    @classmethod
-    def _positive_float(cls, v: float | None) -> float | None:
-        if v is not None and v <= 0:
-            raise ValueError("must be > 0")
-        return v
 
     @model_validator(mode="after")
     def _apply_preset(self) -> LLMSettings:

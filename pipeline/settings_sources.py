@@ -272,8 +272,14 @@ def leaves(data: Any, prefix: Key = ()) -> Iterator[tuple[Key, Any]]:
         yield prefix, data
 
 
-def describe_error(exc: Exception, origins: Origins) -> str:
-    """One line naming each bad value's key and where it came from (never the value)."""
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def describe_error(
+    exc: Exception, origins: Origins, allowed_range: Callable[[Key], str | None] | None = None
+) -> str:
+    """One line naming each bad value's key and where it came from (never the value); a
+    number out of range names the allowed range (``allowed_range(key)``)."""
     if isinstance(exc, ValidationError):
         parts = []
         for err in exc.errors():
@@ -281,7 +287,9 @@ def describe_error(exc: Exception, origins: Origins) -> str:
             origin = origins.of(loc) if loc else DEFAULT
             where = f" (from {origin})" if origin != DEFAULT else ""
             # never echo the offending input: it may be a secret
-            parts.append(f"{'.'.join(loc) or 'settings'}: {err['msg']}{where}")
+            allowed = allowed_range(loc) if allowed_range and err["type"] in _RANGE_ERRORS else None
+            msg = f"out of range; allowed: {allowed}" if allowed else err["msg"]
+            parts.append(f"{'.'.join(loc) or 'settings'}: {msg}{where}")
         return "invalid settings: " + "; ".join(parts)
     return f"invalid settings: {type(exc).__name__}: {exc}"
 

@@ -82,7 +82,9 @@ class ParseReport:
             ]
             listed = f": see {self.issues_path}" if self.issues_path else ""
             strict = " (--strict: exit 3)" if self.strict else ""
-            parts.append(f"{self.problems} problems ({', '.join(kinds)}){listed}{strict}")
+            parts.append(
+                f"{self.problems} problem{'s' if self.problems != 1 else ''} ({', '.join(kinds)}){listed}{strict}"
+            )
         return "; ".join(parts)
 
 

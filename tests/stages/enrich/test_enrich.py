@@ -17,8 +17,8 @@ from pipeline.settings import PROJECT_ROOT, load_settings
 from pipeline.stages.enrich import enrich_stage
 from pipeline.stages.parse import parse_stage
 from pipeline.store.jsonl import content_hash, read_jsonl, write_jsonl_atomic
-from pipeline.store.lock import output_lock
 from pipeline.store.layout import OutDir
+from pipeline.store.lock import output_lock
 from pipeline.taxonomy import Topic
 from pipeline.text.hangul import has_hangul
 from pipeline.text.numbers import supported_numbers, value_in_source
