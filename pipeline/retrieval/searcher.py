@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 from typing import Any
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..records import Hit, IndexDoc
 from ..settings import Settings
 from ..store.docstore import DocStore, Positions
@@ -32,6 +32,10 @@ class Filters:
     until: Date | None = None
     topic: str | None = None
     min_votes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.since and self.until and self.since > self.until:
+            raise ConfigError(f"--since {self.since} is after --until {self.until}: the date range is empty")
 
     def where(self) -> dict[str, Any] | None:
         """The same filter as a Chroma ``where`` clause."""
@@ -205,6 +209,7 @@ def search(
     min_votes: int | None = None,
 ) -> list[Hit]:
     """One-shot search (opens the index; use :class:`Searcher` for many queries)."""
+    Filters(as_date(since), as_date(until))  # a bad range is an error before anything loads
     searcher = Searcher(settings)
     try:
         return searcher.search(query, k=k, since=since, until=until, topic=topic, min_votes=min_votes)

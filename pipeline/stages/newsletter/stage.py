@@ -143,7 +143,7 @@ def resolve_range(
     hi = until or (dates[-1] if dates else since)
     assert lo is not None and hi is not None
     if lo > hi:
-        raise ConfigError(f"--since {lo} is after --until {hi}")
+        raise ConfigError(f"--since {lo} is after --until {hi}: the date range is empty")
     return lo, hi
 
 
@@ -258,6 +258,7 @@ def newsletter_stage(
     may be open), or by default for the latest digest date."""
     fmts = check_formats(formats or settings.newsletter.formats)
     use_intro = settings.newsletter.intro if intro is None else intro
+    resolve_range([], date=date, since=since, until=until)  # a bad range: an error before loading
     inputs = _load_inputs(settings)
     dates = _all_dates(inputs.entries)
     lo, hi = resolve_range(dates, date=date, since=since, until=until)
