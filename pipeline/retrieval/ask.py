@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..prompts import load_prompt
 from ..records import Answer, Citation, Hit, IndexDoc
 from ..settings import Settings
-from ..text.escape import escape_data
+from ..text.escape import escape_data, unescape_data
 from ..text.hangul import has_hangul
 from ..text.numbers import claimed_numbers, is_supported, supported_numbers
 from .followup import Turn, followup_query, pick_hits, with_history
@@ -190,7 +190,9 @@ def ask(
 
 
 def finish_answer(question: str, language: str, raw: str, docs: list[IndexDoc], hits: list[Hit]) -> Answer:
-    """Check the model's reply: refusal, citations, numbers."""
+    """Check the model's reply: refusal, citations, numbers.  The sources went to the model
+    escaped: the reply is unescaped here, once."""
+    raw = unescape_data(raw)
     if _is_refusal(raw):
         return refusal_answer(question, language, hits)
     allowed = {d.cite_id: d for d in docs}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...records import Entry, KeyResult, Metadata
+from ...text.escape import unescape_strings
 from ...text.numbers import supported_numbers, value_in_source
 from .schema import LLM_FIELDS, LLMMetadata
 
@@ -23,7 +24,9 @@ def _clean_list(items: list[str]) -> list[str]:
 
 def merge_llm(meta: Metadata, value: LLMMetadata, entry: Entry, english: list[str | None]) -> int:
     """Copy the LLM fields into ``meta``; drop numbers that the source does not contain.
-    Returns the number of values dropped."""
+    Returns the number of values dropped.  The paper went to the model escaped
+    (``paper_block``): the reply's strings are unescaped here, once."""
+    value = LLMMetadata.model_validate(unescape_strings(value.model_dump(mode="json")))
     korean = [entry.title, *(s.text for s in entry.sections)]
     english_texts = [e for e in english if e]
     numbers = supported_numbers(korean, english_texts)

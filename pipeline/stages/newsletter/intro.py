@@ -18,7 +18,7 @@ from ...settings import Settings
 from ...store.journal import JsonlCache
 from ...store.jsonl import content_hash
 from ...store.layout import OutDir
-from ...text.escape import escape_data
+from ...text.escape import escape_data, unescape_data
 from ...text.hangul import has_hangul
 from ..base import AbortPolicy, JobOutcome, JobSkipped, run_jobs
 from ..budget import Budget
@@ -58,7 +58,7 @@ def _not_prose(text: str) -> bool:
 
 
 def _clean_intro(text: str, finish_reason: str) -> str | None:
-    text = text.strip()
+    text = unescape_data(text.strip())  # the issue went to the model escaped
     if text.startswith("```"):
         text = text.strip("`").strip()
     if _not_prose(text):
