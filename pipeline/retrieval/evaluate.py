@@ -15,6 +15,8 @@ from ..errors import InputError
 from ..settings import Settings
 from ..stages.index.stage import index_stage
 from ..store.jsonl import iter_jsonl_dicts
+from ..store.layout import OutDir
+from ..text.memory import load_memory
 from .base import retriever_names
 from .fusion import query_language
 from .searcher import Searcher
@@ -68,6 +70,7 @@ class EvalReport:
     k: int
     results: list[QueryResult] = field(default_factory=list)
     retrievers: tuple[str, ...] = field(default_factory=retriever_names)
+    notes: list[str] = field(default_factory=list)  # e.g. what the translation memory changed
 
     def _group(self, key: str) -> dict[str, Metrics]:
         groups: dict[str, list[int | None]] = {}
@@ -102,6 +105,7 @@ class EvalReport:
             "by_kind": {g: m.as_dict() for g, m in self.by_kind.items()},
             "by_lang": {g: m.as_dict() for g, m in self.by_lang.items()},
             "latency_ms": self.latency_ms(),
+            "notes": self.notes,
             "misses": [
                 {
                     "question": r.question.question,
@@ -127,6 +131,7 @@ class EvalReport:
             )
         lat = self.latency_ms()
         lines.append(f"\nlatency per query: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
+        lines.extend(self.notes)
         return "\n".join(lines)
 
     def summary(self) -> str:
@@ -173,12 +178,15 @@ def evaluate_retrieval(
     ``reindex``: bring the index up to date first (``digest eval --memory`` does, so
     sections the translation memory covers are indexed in English)."""
     questions = load_questions(questions_path)
+    notes = []
     if reindex:
+        notes.append(memory_coverage(settings))
+        log.info("%s", notes[-1])
         index_stage(settings)
     retrievers = retrievers or retriever_names()
     searcher = searcher or Searcher(settings, retrievers=retrievers)
     searcher.warm_up()
-    report = EvalReport(k=k, retrievers=retrievers)
+    report = EvalReport(k=k, retrievers=retrievers, notes=notes)
     for q in questions:
         start = time.perf_counter()
         hits = searcher.search(q.question, k=k, retrievers=retrievers)
@@ -193,6 +201,37 @@ def evaluate_retrieval(
         report.overall.mrr,
     )
     return report
+
+
+def memory_coverage(settings: Settings) -> str:
+    """What the translation memory (``translate.memory_file``) changes in the index, or why it
+    changes nothing."""
+    memory = load_memory(settings.translate.memory_file)
+    out = OutDir(settings.out_dir)
+    entries = out.load_entries()
+    translated = {(t.entry_id, t.index): t.text.strip() for t in out.load_translations() if t.text.strip()}
+    total = hits = replaced = 0
+    for e in entries:
+        for i, s in enumerate(e.sections):
+            total += 1
+            en = memory.lookup(s.text)
+            if en is None:
+                continue
+            hits += 1
+            old = translated.get((e.id, i))
+            replaced += old is not None and old != en
+    names = ", ".join(str(p) for p in memory.paths) or "none"
+    if not memory.pairs:
+        return f"translation memory ({names}): no pairs, so nothing to apply"
+    if not hits:
+        return (
+            f"translation memory ({names}, {len(memory)} pairs) matches none of the {total} sections, so "
+            "nothing to apply (a pair applies when its Korean equals a section's, white space aside)"
+        )
+    return (
+        f"translation memory ({names}): {hits} of {total} sections indexed with its English "
+        f"({replaced} in place of an existing translation)"
+    )
 
 
 def report_json(report: EvalReport) -> str:

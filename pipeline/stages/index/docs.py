@@ -1,7 +1,8 @@
 """The index documents: one per entry, from whatever stages have run, and its chunks.
 
-English text: title + translated sections (an untranslated section contributes the
-translation memory's rendering, or the English terms written inside the Korean text),
+English text: title + translated sections (the translation memory's rendering wins, as in
+translate; an untranslated section without one contributes the English terms written inside
+the Korean text),
 the TL;DR and keywords.  Korean text: the source.  The English text is chunked by
 ``index.chunk_tokens``: lines, sentences for long lines, every chunk led by the title.
 """
@@ -42,7 +43,8 @@ def build_docs(
         translated = 0
         for i, s in enumerate(e.sections):
             t = by_section.get((e.id, i))
-            text = t.text.strip() if t is not None else memory.lookup(s.text)
+            # the memory's pair wins over a model's translation, as in translate
+            text = memory.lookup(s.text) or (t.text.strip() if t is not None else None)
             if text:
                 translated += 1
                 translated_lines.append(f"{s.label}: {text}" if s.label else text)
