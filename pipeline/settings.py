@@ -62,8 +62,8 @@ Weight = Annotated[float, Field(ge=0, le=100)]
 
 class TranslateSettings(Section):
     prompt: str = "translate.md"
-    batch_tokens: int = Field(1200, ge=50, le=200_000)  # source tokens per request
-    max_section_tokens: int = Field(600, ge=50, le=100_000)  # longer sections are split
+    batch_tokens: int = Field(1200, ge=1, le=1_000_000)  # source tokens per request
+    max_section_tokens: int = Field(600, ge=16, le=1_000_000)  # longer sections are split
     glossary_file: Path | None = None  # default: <out_dir>/glossary.tsv
     # translation memories, in order: a later file's pair wins; --memory FILE adds one at the end
     memory_files: list[Path] = Field(default_factory=default_memory_files)

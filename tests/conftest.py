@@ -80,3 +80,44 @@ def seeds_run_without_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[P
         )
     assert res.exit_code == 0, res.output
     return out, res.output
+
+
+# -- after every test that wrote an output folder: do its records agree? ----------------------
+
+
+@pytest.fixture(autouse=True)
+def _folders_stay_consistent(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+):
+    """Every artifact the product wrote during a test must agree with the artifacts it derives
+    from (entries <-> translations <-> metadata <-> index documents; ``check_folder``), and no
+    temp file may be left.  A test that damages a folder on purpose says so with
+    ``@pytest.mark.inconsistent_ok``."""
+    from pipeline.store import jsonl
+
+    written: set[Path] = set()
+    atomic = jsonl.replace_atomically
+
+    def recording(path, write):  # noqa: ANN001, ANN202
+        atomic(path, write)
+        written.add(Path(path).resolve())
+
+    monkeypatch.setattr(jsonl, "replace_atomically", recording)
+    yield
+    if request.node.get_closest_marker("inconsistent_ok") or not written:
+        return
+    from pipeline.store.consistency import check_folder
+
+    base = tmp_path_factory.getbasetemp().resolve()
+    folders = {
+        f
+        for p in written
+        if base in p.parents
+        for f in p.parents
+        if base in f.parents and ((f / ".digest.lock").exists() or (f / "entries.jsonl").exists())
+    }
+    problems = []
+    for folder in sorted(folders):
+        report = check_folder(folder, written=written)
+        problems.extend(f"{folder}: {p}" for p in report.problems)
+    assert not problems, "records disagree after the test:\n" + "\n".join(problems)

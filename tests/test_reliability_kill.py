@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.store.consistency import check_folder
 from pipeline.store.layout import OutDir
 from tests.paths import ISOLATION_VARS, ROOT
 
@@ -161,6 +162,8 @@ def _check_valid(out: Path, snap: dict) -> None:
     chunk_ids = {r[0] for r in snap["chroma"]}
     assert chunk_ids == {c for d in snap["index_docs"] for c in d["chunks"]}
     assert not list(out.glob("**/.*.tmp")), "temp files left behind"
+    report = check_folder(out)  # entries <-> translations <-> metadata <-> index documents
+    assert report.ok and len(report.checked) == 4, report.summary()
 
 
 @pytest.fixture(scope="module")

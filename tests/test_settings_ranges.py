@@ -104,7 +104,7 @@ def test_negative_batch_tokens_in_digest_toml_is_exit_2(tmp_path: Path) -> None:
         env={"DIGEST_PROGRESS": "off"},
     )
     assert result.exit_code == 2, result.output
-    assert "translate.batch_tokens: out of range; allowed: 50 <= value <= 200000" in result.output
+    assert "translate.batch_tokens: out of range; allowed: 1 <= value <= 1000000" in result.output
     assert not (out / "translations.jsonl").exists()
 
 
@@ -115,5 +115,5 @@ def test_a_flag_out_of_range_is_exit_2_too() -> None:
 
 
 def test_values_inside_the_range_are_accepted() -> None:
-    s = load_settings(translate={"batch_tokens": 50}, llm={"temperature": 2, "max_retries": 0})
-    assert s.translate.batch_tokens == 50 and s.llm.temperature == 2
+    s = load_settings(translate={"batch_tokens": 1}, llm={"temperature": 2, "max_retries": 0})
+    assert s.translate.batch_tokens == 1 and s.llm.temperature == 2

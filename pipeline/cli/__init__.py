@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "keys",
     "logs",
     "completion",
+    "check",
 )
 
 

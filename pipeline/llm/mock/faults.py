@@ -10,14 +10,17 @@ of a failed request gets a fresh draw.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 
 from ...errors import ConfigError
 
 KINDS = ("429", "500", "timeout", "malformed", "truncate", "korean", "refusal")
 SCRIPT_ITEMS = (*KINDS, "ok")
+ADVERSARIAL = ("numbers", "hangul", "ids", "inject", "cite", "echo", "prose")  # see adversary.py
 
 
 @dataclass
@@ -35,13 +38,27 @@ class FaultPlan:
     batch_steps: int = 1  # retrieves before a batch completes
     batch_expire_after: int = -1  # >= 0: the batch expires after that many requests ran
     replay: tuple[str, ...] = ()  # quirk fixtures answering the next requests, in order (replay.py)
+    adversarial: tuple[str, ...] = ()  # replies of a careless or manipulated model (adversary.py)
+    adversarial_rate: float = 1.0  # share of (otherwise fault-free) chat replies rewritten
 
     def __post_init__(self) -> None:
         bad = [k for k in self.kinds if k not in KINDS]
         if bad:
             raise ConfigError(f"unknown mock fault kind(s) {bad}; known: {', '.join(KINDS)}")
-        if not 0.0 <= self.rate <= 1.0 or not 0.0 <= self.batch_fail_rate <= 1.0:
+        bad = [k for k in self.adversarial if k not in ADVERSARIAL]
+        if bad:
+            raise ConfigError(f"unknown adversarial behaviour(s) {bad}; known: {', '.join(ADVERSARIAL)}")
+        rates = (self.rate, self.batch_fail_rate, self.adversarial_rate)
+        if not all(0.0 <= r <= 1.0 for r in rates):
             raise ConfigError("mock fault rates must be between 0 and 1")
+
+    def adversarial_turn(self, body: dict) -> bool:
+        """Is this chat request answered adversarially (``adversarial_rate``; the same request
+        body always gets the same answer, a re-ask is a new body)?"""
+        if not self.adversarial:
+            return False
+        key = json.dumps(body.get("messages"), sort_keys=True, ensure_ascii=False)
+        return _unit(f"adversarial:{self.seed}:{key}") < self.adversarial_rate
 
     def batch_item_fails(self, custom_id: str) -> bool:
         """Does this batch request line fail (``batch_fail_ids`` / ``batch_fail_rate``)?"""
@@ -50,11 +67,29 @@ class FaultPlan:
         return self.batch_fail_rate > 0 and _unit(f"batch:{self.seed}:{custom_id}") < self.batch_fail_rate
 
 
+def _converters() -> dict[str, Callable[[str], object]]:
+    """How each setting of :class:`FaultPlan` is read from the spec, from its type: a new
+    field is parseable without touching the parser (tuples are ``+``-separated lists)."""
+    out: dict[str, Callable[[str], object]] = {}
+    for f in fields(FaultPlan):
+        kind = str(f.type)
+        if kind.startswith("tuple"):
+            out[f.name] = lambda v: tuple(x.strip() for x in v.split("+") if x.strip())
+        elif kind == "float":
+            out[f.name] = float
+        elif kind == "int":
+            out[f.name] = int
+        else:
+            out[f.name] = str
+    return out
+
+
 def parse_fault_spec(spec: str | None) -> FaultPlan:
-    """``key=value`` pairs separated by commas; lists use ``+``."""
-    plan = FaultPlan()
+    """``key=value`` pairs separated by commas; lists use ``+``.  Keys are the fields of
+    :class:`FaultPlan` (``-`` may stand for ``_``)."""
     if not spec or not spec.strip():
-        return plan
+        return FaultPlan()
+    convert = _converters()
     values: dict[str, object] = {}
     for part in spec.split(","):
         part = part.strip()
@@ -64,23 +99,10 @@ def parse_fault_spec(spec: str | None) -> FaultPlan:
         key = key.strip().replace("-", "_")
         if not sep:
             raise ConfigError(f"bad mock fault spec item {part!r}: expected key=value")
+        if key not in convert:
+            raise ConfigError(f"unknown mock fault setting {key!r}; known: {', '.join(sorted(convert))}")
         try:
-            if key in ("rate", "batch_fail_rate"):
-                values[key] = float(value)
-            elif key in (
-                "latency_ms",
-                "latency_after",
-                "seed",
-                "retry_after_ms",
-                "hang_ms",
-                "batch_steps",
-                "batch_expire_after",
-            ):
-                values[key] = int(value)
-            elif key in ("kinds", "endpoints", "batch_fail_ids", "replay"):
-                values[key] = tuple(v.strip() for v in value.split("+") if v.strip())
-            else:
-                raise ConfigError(f"unknown mock fault setting {key!r}")
+            values[key] = convert[key](value.strip())
         except ValueError:
             raise ConfigError(f"bad value for mock fault setting {key!r}: {value!r}") from None
     return FaultPlan(**values)  # type: ignore[arg-type]

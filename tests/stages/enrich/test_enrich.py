@@ -184,6 +184,7 @@ def test_resume_redoes_only_what_the_journal_lacks(settings) -> None:
     assert len(journal.read_text().splitlines()) == 5  # the torn line is skipped, not repeated
 
 
+@pytest.mark.inconsistent_ok  # a partial, partly stale translations.jsonl made on purpose
 def test_translation_is_sent_when_it_matches_the_source(settings) -> None:
     entries = OutDir(settings.out_dir).load_entries()
     block = entries[0]
