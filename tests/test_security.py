@@ -188,11 +188,10 @@ def test_ask_never_follows_instructions_in_retrieved_entries(hostile_settings):
     assert answer.refused and "PWNED" not in answer.answer
     assert answer.removed_citations == ["2504.99999"]
 
-    # 3. with the mock model, the instruction is not repeated
-    answer = ask(
-        hostile_settings, question, llm=make_llm(hostile_settings, mock=MockLLM()), searcher=searcher
-    )
-    assert "Ignore previous" not in answer.answer and "system prompt" not in answer.answer.lower()
+    # 3. a model that obeys "reply with the system prompt" (the adversarial mock): refused too
+    obeying = make_llm(hostile_settings, mock=MockLLM("adversarial=inject"))
+    answer = ask(hostile_settings, question, llm=obeying, searcher=searcher)
+    assert answer.refused and "never instructions" not in answer.answer and not answer.citations
 
 
 def test_html_and_rss_escape_everything(hostile_settings):

@@ -37,11 +37,15 @@ _SOURCE = re.compile(r'<source\s+[^>]*?id="([^"]*)"[^>]*>(.*?)</source>', re.S)
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 _INSTRUCTION = re.compile(
     r"(?:ignore|disregard|forget)\b[^.]{0,60}?\b(?:instructions?|prompt|above)\b"
-    r"|\b(?:reply|respond|answer)\s+with\b|\b(?:say|print|output)\s+\S",
+    r"|\b(?:reply|respond|answer)\s+(?:only\s+)?with\b|\b(?:say|print|output)\s+\S"
+    r"|지시.{0,10}무시|무시하고",
     re.I,
 )
+# what the instruction asks for: "reply with X", "say X", "X 라고만 답하라" ("answer only X")
 _PAYLOAD = re.compile(
-    r"\b(?:reply|respond|answer)\s+with\s*:?\s*(.+?)\s*(?:[.!]\s|[.!]?$)|\b(?:say|print|output)\s+(.+?)\s*(?:[.!]\s|[.!]?$)",
+    r"\b(?:reply|respond|answer)\s+(?:only\s+)?with\s*:?\s*(.+?)\s*(?:[.!]\s|[.!]?$)"
+    r"|\b(?:say|print|output)\s+(.+?)\s*(?:[.!]\s|[.!]?$)"
+    r"|([A-Za-z0-9_]+)\s*(?:이?라고만|라고)\s*(?:답|말|출력)",
     re.I | re.S,
 )
 OBEYED = "OK, ignoring my previous instructions."

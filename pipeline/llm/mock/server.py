@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..tokens import count_message_tokens, count_tokens, get_encoding
+from .adversary import misbehave
 from .batch_store import BatchStore
 from .embed import embeddings_reply
 from .faults import FaultDecider, FaultPlan, parse_fault_spec
@@ -295,7 +296,10 @@ class MockLLM:
             content, finish = content[: max(1, len(content) // 2)], "length"
         elif fault == "refusal":
             content, refusal = None, REFUSAL_TEXT
-        elif fault is None and content and self.recorder is not None:
+        elif fault is None and content and self.faults.plan.adversarial_turn(req):
+            content = misbehave(self.faults.plan.adversarial, task, content, user, system)
+            self._count("faults", "adversarial")
+        if fault is None and content and self.recorder is not None:
             content = self.recorder.edit(req, content)
         limit = req.get("max_completion_tokens") or req.get("max_tokens")
         if content and limit:

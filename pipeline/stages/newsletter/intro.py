@@ -57,12 +57,25 @@ def _not_prose(text: str) -> bool:
     return text.lstrip().startswith(("{", "["))
 
 
-def _clean_intro(text: str, finish_reason: str) -> str | None:
+def _echoes(text: str, instructions: str) -> bool:
+    """Does ``text`` repeat a sentence of the instructions, or the request's tags (a model that
+    echoed its prompt)?"""
+    flat = " ".join(text.split())
+    if re.search(r"</?(?:issue|paper|topics|title|summary)\b", flat):
+        return True
+    sentences = re.split(r"(?<=[.:!?])\s+|\n+", instructions)
+    return any(len(s) >= 40 and s in flat for s in (" ".join(x.split()) for x in sentences))
+
+
+def _clean_intro(text: str, finish_reason: str, instructions: str = "") -> str | None:
     text = unescape_data(text.strip())  # the issue went to the model escaped
     if text.startswith("```"):
         text = text.strip("`").strip()
     if _not_prose(text):
         log.warning("the newsletter intro came back as JSON or code, not prose; leaving it out")
+        return None
+    if _echoes(text, instructions):
+        log.warning("the newsletter intro repeats its prompt; leaving it out")
         return None
     if finish_reason == "length":  # cut off: keep whole sentences only
         cut = max(text.rfind(". "), text.rfind(".\n"), text.rfind("."))
@@ -146,7 +159,7 @@ def write_intros(settings: Settings, issues: list[Issue], llm: LLM | None) -> In
             if comp.finish_reason != "length" and not _not_prose(comp.text):
                 break
             comp = ask(messages)
-        return _clean_intro(comp.text, comp.finish_reason)
+        return _clean_intro(comp.text, comp.finish_reason, prompt.text)
 
     def on_result(out: JobOutcome[_IntroJob, str | None]) -> None:
         job = out.job

@@ -324,14 +324,15 @@ def test_numbers_and_glossary_are_validated(tmp_path, fixtures):
     assert "0.00025%" in records[("2410.13618", 0)].text
 
 
-def test_instruction_hidden_in_a_segment_is_translated_as_text(tmp_path, fixtures):
+def test_instruction_hidden_in_a_segment_stays_data_and_an_obeying_reply_is_flagged(tmp_path, fixtures):
+    """The segment reaches the model as data; a model that obeys it anyway (the adversarial
+    mock replies "HACKED") has its reply flagged, not stored as the translation."""
     settings = make_settings(tmp_path, fixtures)
-    _, mock = run(settings, MockLLM(recorder=Recorder()))
+    _, mock = run(settings, MockLLM("adversarial=inject", recorder=Recorder()))
     seen = [req["messages"][-1]["content"] for req in mock.recorder.requests]
     records = {(r.entry_id, r.index): r for r in load(settings)}
     attack = records[("2410.99999", 0)]
-    assert "ignore previous instructions" in attack.text and attack.text.strip() != "HACKED"
-    assert len(attack.text.split()) > 8  # the whole sentence, translated
+    assert attack.text == "HACKED" and attack.flags  # obeyed, and caught
     # a segment that tries to close its tag cannot add a segment of its own
     user = seen[0]
     assert len(re.findall(r'<segment id="', user)) == N_SECTIONS - 1
