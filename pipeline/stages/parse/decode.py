@@ -1,8 +1,11 @@
 """Bytes of a digest file -> text.
 
 - UTF-8 (with or without a BOM); UTF-16 and UTF-32 with a BOM; UTF-16 without a BOM when the
-  byte pattern says so (see :func:`sniff_utf16`); else CP949/EUC-KR; else UTF-8 with the bad
-  bytes replaced (a warning naming the line).
+  byte pattern says so (see :func:`sniff_utf16`).  A UTF-8 file with some bad bytes (a line
+  pasted from another encoding, a damaged character) stays UTF-8 when its well-formed
+  multi-byte characters outnumber the bad bytes: the bad bytes become
+  U+FFFD with a warning naming each line.  A file that is not UTF-8 at all is read as
+  CP949/EUC-KR; failing that, as UTF-8 with replacements.
 - NUL and other control characters (everything below U+0020 but tab and line breaks, and
   DEL) are removed, with one warning per line naming it: a stray NUL no longer makes a good
   digest look binary, and no control character reaches the records.
@@ -19,9 +22,11 @@ import re
 from ...records import ParseIssue
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BAD_BYTE = re.compile(r"[\udc80-\udcff]+")  # undecodable bytes under errors="surrogateescape"
 _LINE_BREAKS = re.compile(r"\r\n|[\r\x85\u2028\u2029]")
-_CONTROL_BYTES = frozenset(b for b in range(32) if b not in (9, 10, 13)) | {0x7F}
-MAX_LINES_NAMED = 20  # control characters on more lines than this: one more issue counts the rest
+MAX_LINES_NAMED = 20  # problems on more lines than this: one more issue counts the rest
+_GOOD_NON_ASCII = re.compile(r"[^\x00-\x7f\udc80-\udcff]")  # well-formed multi-byte UTF-8
+BINARY_CONTROL_SHARE = 0.10  # decoded text with more control characters than this is binary
 
 _BOMS = (  # longest first: the UTF-32-LE BOM starts like UTF-16-LE's
     (b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32"),
@@ -62,11 +67,10 @@ def decode_digest(data: bytes, name: str) -> tuple[str | None, list[ParseIssue]]
         return None, issues
     text = _decode_unicode(data, name, issues)
     if text is None:
-        head = data[:8192]
-        if sum(b in _CONTROL_BYTES for b in head) > len(head) // 20:
-            issues.append(ParseIssue(file=name, message="binary file, not a digest: skipped"))
-            return None, issues
         text = _decode_bytes(data, name, issues)
+    if len(_CONTROL.findall(text)) > BINARY_CONTROL_SHARE * len(text):
+        issues[:] = [ParseIssue(file=name, message="binary file, not a digest: skipped")]
+        return None, issues
     text = _LINE_BREAKS.sub("\n", text)
     return remove_controls(text, name, issues), issues
 
@@ -106,7 +110,8 @@ def _decode_or_replace(body: bytes, codec: str, name: str, note: str, issues: li
 
 
 def _decode_bytes(data: bytes, name: str, issues: list[ParseIssue]) -> str:
-    """UTF-8 (a BOM dropped), else CP949/EUC-KR, else UTF-8 with replacements."""
+    """UTF-8 (a BOM dropped; a few bad bytes replaced), else CP949/EUC-KR, else UTF-8 with
+    replacements (each run of bad bytes one U+FFFD)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -121,21 +126,42 @@ def _decode_bytes(data: bytes, name: str, issues: list[ParseIssue]) -> str:
                     severity="warning",
                 )
             )
-            return data[: exc.start].decode("utf-8")
-        utf8_error = exc
+            return _decode_bytes(data[: exc.start], name, issues)
+    escaped = data.decode("utf-8", errors="surrogateescape")
+    bad = sum(len(m) for m in _BAD_BYTE.findall(escaped))
+    if len(_GOOD_NON_ASCII.findall(escaped)) > bad:
+        # more well-formed UTF-8 characters than stray bytes: a UTF-8 file with damage (CP949
+        # text forms a valid UTF-8 pair only now and then, and leaves most of its bytes stray)
+        return _replace_bad_bytes(escaped, name, issues)
     try:
         text = data.decode("cp949")
         issues.append(ParseIssue(file=name, message="decoded as CP949/EUC-KR", severity="info"))
         return text
     except UnicodeDecodeError:
         pass
-    line = data[: utf8_error.start].count(b"\n") + 1
-    issues.append(
-        ParseIssue(
-            file=name, line=line, message="invalid UTF-8 bytes replaced with U+FFFD", severity="warning"
+    return _replace_bad_bytes(escaped, name, issues)  # binary? decode_digest looks at the text
+
+
+def _replace_bad_bytes(escaped: str, name: str, issues: list[ParseIssue]) -> str:
+    """U+FFFD for each run of undecodable bytes, one warning per line that had any."""
+    lines = escaped.split("\n")
+    dirty = [i for i, line in enumerate(lines) if _BAD_BYTE.search(line)]
+    for i in dirty[:MAX_LINES_NAMED]:
+        issues.append(
+            ParseIssue(
+                file=name, line=i + 1, message="invalid UTF-8 bytes replaced with U+FFFD", severity="warning"
+            )
         )
-    )
-    return data.decode("utf-8", errors="replace")
+    if len(dirty) > MAX_LINES_NAMED:
+        issues.append(
+            ParseIssue(
+                file=name,
+                line=dirty[MAX_LINES_NAMED] + 1,
+                message=f"invalid UTF-8 bytes also replaced on {len(dirty) - MAX_LINES_NAMED} more lines",
+                severity="warning",
+            )
+        )
+    return _BAD_BYTE.sub("\ufffd", escaped)
 
 
 def remove_controls(text: str, name: str, issues: list[ParseIssue]) -> str:

@@ -104,6 +104,45 @@ def test_utf16_sniffing_does_not_take_binary_or_korean_text_for_utf16() -> None:
     assert text is None and "binary" in issues[0].message
 
 
+def test_a_line_in_another_encoding_is_named_and_the_file_stays_utf8() -> None:
+    lines = GOOD.read_text(encoding="utf-8").split("\n")
+    i = next(
+        n for n, line in enumerate(lines) if "요약" in line or any("\uac00" <= c <= "\ud7a3" for c in line)
+    )
+    data = b"\n".join(
+        line.encode("cp949", errors="replace") if n == i else line.encode("utf-8")
+        for n, line in enumerate(lines)
+    )
+    text, issues = decode_digest(data, "x.md")
+    assert (
+        text is not None and text.split("\n")[:i] == lines[:i] and text.split("\n")[i + 1 :] == lines[i + 1 :]
+    )
+    assert [(x.line, x.message) for x in issues] == [(i + 1, "invalid UTF-8 bytes replaced with U+FFFD")]
+
+
+def test_a_cp949_file_with_little_korean_is_still_cp949() -> None:
+    text = "## Daily Papers (2024-06-06)\n\n### [A title](https://arxiv.org/abs/2406.01234)\n"
+    text += "- Vote: 12\n- *** Summary ***: " + "English words here " * 30 + "요약\n"
+    decoded, issues = decode_digest(text.encode("cp949"), "x.md")
+    assert decoded == text
+    assert [x.message for x in issues] == ["decoded as CP949/EUC-KR"]
+
+
+def test_a_missing_heading_is_named_and_the_lines_stay_with_the_entry_before(tmp_path: Path) -> None:
+    lines = GOOD.read_text(encoding="utf-8").split("\n")
+    second = [n for n, line in enumerate(lines) if line.startswith("### [")][1]
+    path = tmp_path / "digest.md"
+    lines = lines[:second] + lines[second + 1 :]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    vote = next(n for n in range(second, len(lines)) if lines[n].startswith("Vote:")) + 1
+    report = parse_files([path])
+    assert len(report.entries) == 11  # the second entry has no heading left
+    first = report.entries[0]
+    assert first.votes == 24  # the next entry's "Vote: 4x" does not overwrite the first one's
+    named = [(i.line, i.message) for i in report.issues]
+    assert any(line == vote and "'Vote' line inside the summary" in m for line, m in named), named
+
+
 # -- folders ------------------------------------------------------------------------------------
 
 

@@ -152,6 +152,17 @@ class _Reading:
                 )
         elif (m := _AUTHORS.match(stripped)) and not draft.sections:
             draft.authors = parse_authors(m.group(1))
+        elif (_VOTE.match(stripped) or _AUTHORS.match(stripped)) and not line.startswith(
+            (" ", "\t", "-", "*")
+        ):
+            # an entry's own lines after its summary: the heading of the next entry is missing
+            self._warn(
+                lineno,
+                f"{stripped.split(':', 1)[0]!r} line inside the summary of the entry at line {draft.line} "
+                "(a heading missing?): kept as text of that entry",
+            )
+            draft.sections.append(Section(label=None, text=stripped, line=lineno))
+            draft.open_bullet = False
         elif m := _BULLET.match(line):
             body, label = m.group(1).strip(), None
             if lm := _LABEL.match(body):
