@@ -52,6 +52,15 @@ READERS = {
     "eval retrieval",
     "glossary",
     "check",
+    "completion",
+    # these write the user directory (keys file, logs.db), never an output folder
+    "keys list",
+    "keys path",
+    "keys remove",
+    "keys set",
+    "logs list",
+    "logs path",
+    "logs search",
 }
 
 
