@@ -23,6 +23,20 @@ SCRIPT_ITEMS = (*KINDS, "ok")
 ADVERSARIAL = ("numbers", "hangul", "ids", "inject", "cite", "echo", "prose")  # see adversary.py
 
 
+def damage_reply(fault: str | None, content: str) -> tuple[str | None, str]:
+    """A good reply as a content fault leaves it: (content, finish_reason).  ``malformed``
+    breaks the JSON, ``truncate`` cuts it in half (finish ``length``), ``refusal`` leaves none."""
+    if fault == "malformed":
+        return (
+            content[: max(1, len(content) // 2)] + '", "' if content.startswith("{") else "{" + content
+        ), "stop"
+    if fault == "truncate":
+        return content[: max(1, len(content) // 2)], "length"
+    if fault == "refusal":
+        return None, "stop"
+    return content, "stop"
+
+
 @dataclass
 class FaultPlan:
     rate: float = 0.0

@@ -23,7 +23,7 @@ from ..tokens import count_message_tokens, count_tokens, get_encoding
 from .adversary import misbehave
 from .batch_store import BatchStore
 from .embed import embeddings_reply
-from .faults import FaultDecider, FaultPlan, parse_fault_spec
+from .faults import FaultDecider, FaultPlan, damage_reply, parse_fault_spec
 from .recorder import Recorder
 from .replay import Replayer
 from .tasks import (
@@ -287,16 +287,9 @@ class MockLLM:
         else:
             content = KOREAN_TEXT if fault == "korean" else text_reply(user)
 
-        finish, refusal = "stop", None
-        if fault == "malformed":
-            content = (
-                content[: max(1, len(content) // 2)] + '", "' if content.startswith("{") else "{" + content
-            )
-        elif fault == "truncate":
-            content, finish = content[: max(1, len(content) // 2)], "length"
-        elif fault == "refusal":
-            content, refusal = None, REFUSAL_TEXT
-        elif fault is None and content and self.faults.plan.adversarial_turn(req):
+        content, finish = damage_reply(fault, content)
+        refusal = REFUSAL_TEXT if fault == "refusal" else None
+        if fault is None and content and self.faults.plan.adversarial_turn(req):
             content = misbehave(self.faults.plan.adversarial, task, content, user, system)
             self._count("faults", "adversarial")
         if fault is None and content and self.recorder is not None:
