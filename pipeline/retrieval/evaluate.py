@@ -204,9 +204,9 @@ def evaluate_retrieval(
 
 
 def memory_coverage(settings: Settings) -> str:
-    """What the translation memory (``translate.memory_file``) changes in the index, or why it
-    changes nothing."""
-    memory = load_memory(settings.translate.memory_file)
+    """What the translation memories (``translate.memory_files``) change in the index, or why
+    they change nothing."""
+    memory = load_memory(settings.translate.memory_files)
     out = OutDir(settings.out_dir)
     entries = out.load_entries()
     translated = {(t.entry_id, t.index): t.text.strip() for t in out.load_translations() if t.text.strip()}
