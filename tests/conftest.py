@@ -98,8 +98,8 @@ def _folders_stay_consistent(
     written: set[Path] = set()
     atomic = jsonl.replace_atomically
 
-    def recording(path, write):  # noqa: ANN001, ANN202
-        atomic(path, write)
+    def recording(path, write, **kw):  # noqa: ANN001, ANN003, ANN202
+        atomic(path, write, **kw)
         written.add(Path(path).resolve())
 
     monkeypatch.setattr(jsonl, "replace_atomically", recording)

@@ -193,4 +193,5 @@ class CapabilityStore:
             endpoints = self._read()
             endpoints[caps.key] = caps.model_dump(mode="json")
             doc = {"version": 1, "endpoints": endpoints}
-            replace_atomically(self.path, lambda f: f.write(json.dumps(doc, indent=2, ensure_ascii=False)))
+            text = json.dumps(doc, indent=2, ensure_ascii=False)
+            replace_atomically(self.path, lambda f: f.write(text), shared=True)  # a cache: no lock

@@ -72,14 +72,17 @@ _FILE_MODE = 0o666 & ~_current_umask()
 write_hook: Callable[[str, Path], None] | None = None
 
 
-def replace_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
+def replace_atomically(path: Path, write: Callable[[TextIO], object], *, shared: bool = False) -> None:
     """THE atomic write every writer of this package goes through: ``write`` fills a temp
     file in the target's folder (normal permissions; mkstemp makes 0600), which is flushed,
     fsynced and renamed over ``path``.  On any error the temp file is removed and ``path``
     keeps its old content: a reader sees the old file or the new one, never a mix.
-    Refused (``LockError``) inside an output folder whose lock this process does not hold."""
+    Refused (``LockError``) inside an output folder whose lock this process does not hold,
+    unless ``shared``: a cache no artifact derives from, which any command may rewrite (the
+    endpoint capabilities: the last writer wins, and a reader sees one whole file)."""
     path = Path(path)
-    check_may_write(path)
+    if not shared:
+        check_may_write(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:

@@ -53,6 +53,7 @@ READERS = {
     "glossary",
     "check",
     "completion",
+    "doctor",  # writes only the endpoint capabilities cache (shared: any command may rewrite it)
     # these write the user directory (keys file, logs.db), never an output folder
     "keys list",
     "keys path",
@@ -169,3 +170,20 @@ def test_taking_the_lock_removes_temp_files_a_killed_writer_left(tmp_path: Path)
     with output_lock(out):
         pass
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == [".digest.lock", "keep.tmp"]
+
+
+def test_the_endpoint_capabilities_cache_is_shared(tmp_path: Path) -> None:
+    """``digest ask`` or ``doctor`` on a folder a run once wrote (its lock file is there) may
+    record what it learnt of the endpoint: the cache is written atomically and no artifact
+    derives from it, so it needs no lock (an artifact would be refused here, see above)."""
+    from pipeline.llm.capabilities import Capabilities, CapabilityStore
+    from pipeline.store.layout import OutDir
+
+    out = tmp_path / "out"
+    with output_lock(out):
+        write_jsonl_atomic(out / "a.jsonl", [{"x": 1}])
+    store = CapabilityStore(OutDir(out).capabilities_path)
+    store.put(Capabilities(base_url="http://127.0.0.1:8080/v1", model="m", structured_mode="text"))
+    store.put(Capabilities(base_url="http://127.0.0.1:9090/v1", model="m", structured_mode="text"))
+    cached = json.loads(OutDir(out).capabilities_path.read_text(encoding="utf-8"))["endpoints"]
+    assert len(cached) == 2
