@@ -10,6 +10,7 @@ refused; nothing the misbehaving model wrote passes silently as a good record.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -251,4 +252,8 @@ def test_every_misbehaviour_at_half_rate_leaves_a_consistent_flagged_folder(
     rows = read_jsonl(out / "translations.jsonl", SectionTranslation)
     assert len(rows) == len(clean)
     _nothing_bad_passes_silently(rows, clean)
-    assert any(r.flags for r in rows) and any(not r.flags and r.origin == "model" for r in rows)
+    # the adversary acted and was caught: re-asked (a re-ask is a fresh draw at half rate, so
+    # it may come back clean) or, when the re-ask misbehaved too, flagged
+    reasked = re.search(r"(\d+) invalid replies re-asked", result.output)
+    assert any(r.flags for r in rows) or (reasked and int(reasked.group(1)) > 0), result.output
+    assert any(not r.flags and r.origin == "model" for r in rows)
