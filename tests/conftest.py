@@ -103,6 +103,16 @@ def _folders_stay_consistent(
         written.add(Path(path).resolve())
 
     monkeypatch.setattr(jsonl, "replace_atomically", recording)
+    from pipeline.stages.index import stage as index_stage
+
+    write_docs = index_stage.write_docs
+
+    def recording_docs(path, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        n = write_docs(path, *args, **kw)
+        written.add(Path(path).resolve())
+        return n
+
+    monkeypatch.setattr(index_stage, "write_docs", recording_docs)
     yield
     if request.node.get_closest_marker("inconsistent_ok") or not written:
         return

@@ -9,7 +9,7 @@ the artifact is *stale* until its stage runs again: a note, not a problem.
 
 - translations <-> entries: one per section of every entry, the same source hash and label;
 - metadata <-> entries: one per entry, the same arXiv id, date and votes;
-- index documents <-> entries: one per entry, the same title, Korean text, date and votes;
+- index documents (``index.sqlite``) <-> entries: one per entry, the same title, Korean text, date and votes;
 - index documents <-> metadata: the same topic;
 - no temp file of an interrupted write is left behind.
 """
@@ -76,6 +76,17 @@ def _load(path: Path, model: type[M], problems: list[str]) -> list[M] | None:
     return out
 
 
+def _load_docs(out: OutDir, problems: list[str]) -> list[IndexDoc] | None:
+    """The index documents (None when there is no index); an unreadable store is a problem."""
+    if not out.index_db_path.exists():
+        return None
+    try:
+        return out.load_index_docs()
+    except Exception as exc:  # noqa: BLE001 - a damaged store of any kind is reported, not raised
+        problems.append(f"{out.index_db_path.name}: unreadable ({type(exc).__name__})")
+        return None
+
+
 def _duplicates(path: Path, keys: list[Any], problems: list[str]) -> None:
     dup = sorted(str(k) for k, n in Counter(keys).items() if n > 1)
     if dup:
@@ -102,16 +113,16 @@ def check_folder(out_dir: Path, *, written: set[Path] | None = None) -> Consiste
     load(out.parse_issues_path, ParseIssue)
     translations = load(out.translations_path, SectionTranslation)
     metadata = load(out.metadata_path, Metadata)
-    docs = load(out.index_docs_path, IndexDoc)
+    db = out.index_db_path
+    docs = _load_docs(out, p if fresh(db) else [])
     if entries is not None and fresh(out.entries_path):
         _duplicates(out.entries_path, [e.id for e in entries], p)
     if translations is not None and fresh(out.translations_path):
         _duplicates(out.translations_path, [(t.entry_id, t.index) for t in translations], p)
     if metadata is not None and fresh(out.metadata_path):
         _duplicates(out.metadata_path, [m.entry_id for m in metadata], p)
-    if docs is not None and fresh(out.index_docs_path):
-        _duplicates(out.index_docs_path, [d.entry_id for d in docs], p)
-        _duplicates(out.index_docs_path, [c for d in docs for c in d.chunks], p)
+    if docs is not None and fresh(db):
+        _duplicates(db, [c for d in docs for c in d.chunks], p)
 
     def pair(down: Path, up: Path, check: Callable[[list[str]], None], stage: str) -> None:
         if not (down.exists() and up.exists() and fresh(down)):
@@ -134,9 +145,9 @@ def check_folder(out_dir: Path, *, written: set[Path] | None = None) -> Consiste
     if entries is not None and metadata is not None:
         pair(out.metadata_path, out.entries_path, lambda f: _metadata(entries, metadata, f), "enrich")
     if entries is not None and docs is not None:
-        pair(out.index_docs_path, out.entries_path, lambda f: _docs(entries, docs, f), "index")
+        pair(db, out.entries_path, lambda f: _docs(entries, docs, db.name, f), "index")
     if metadata is not None and docs is not None:
-        pair(out.index_docs_path, out.metadata_path, lambda f: _docs_topics(metadata, docs, f), "index")
+        pair(db, out.metadata_path, lambda f: _docs_topics(metadata, docs, db.name, f), "index")
     for root, _dirs, files in os.walk(out.root):
         for name in files:
             if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX):
@@ -182,12 +193,12 @@ def _metadata(entries: list[Entry], metadata: list[Metadata], p: list[str]) -> N
             p.append(f"metadata.jsonl: {e.id}: arXiv id, date or votes differ from the entry's")
 
 
-def _docs(entries: list[Entry], docs: list[IndexDoc], p: list[str]) -> None:
+def _docs(entries: list[Entry], docs: list[IndexDoc], name: str, p: list[str]) -> None:
     by_id = {d.entry_id: d for d in docs}
     ids = [e.id for e in entries]
     if set(by_id) != set(ids):
         p.append(
-            f"index_docs.jsonl: {len(set(ids) - set(by_id))} entries not indexed, "
+            f"{name}: {len(set(ids) - set(by_id))} entries not indexed, "
             f"{len(set(by_id) - set(ids))} documents of no entry"
         )
     for e in entries:
@@ -196,15 +207,15 @@ def _docs(entries: list[Entry], docs: list[IndexDoc], p: list[str]) -> None:
             continue
         korean = "\n".join([e.title, *(s.text for s in e.sections)])
         if (d.title, d.korean, d.sections_total) != (e.title, korean, len(e.sections)):
-            p.append(f"index_docs.jsonl: {e.id}: title or Korean text differs from the entry's")
+            p.append(f"{name}: {e.id}: title or Korean text differs from the entry's")
         if (d.arxiv_id, d.date, d.votes) != (e.arxiv_id, e.date, e.votes):
-            p.append(f"index_docs.jsonl: {e.id}: arXiv id, date or votes differ from the entry's")
+            p.append(f"{name}: {e.id}: arXiv id, date or votes differ from the entry's")
         if d.sections_translated > d.sections_total:
-            p.append(f"index_docs.jsonl: {e.id}: more sections translated than there are")
+            p.append(f"{name}: {e.id}: more sections translated than there are")
 
 
-def _docs_topics(metadata: list[Metadata], docs: list[IndexDoc], p: list[str]) -> None:
+def _docs_topics(metadata: list[Metadata], docs: list[IndexDoc], name: str, p: list[str]) -> None:
     topics = {m.entry_id: m.topic for m in metadata}
     for d in docs:
         if d.entry_id in topics and topics[d.entry_id] != d.topic:
-            p.append(f"index_docs.jsonl: {d.entry_id}: topic {d.topic!r}, metadata {topics[d.entry_id]!r}")
+            p.append(f"{name}: {d.entry_id}: topic {d.topic!r}, metadata {topics[d.entry_id]!r}")

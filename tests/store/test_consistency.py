@@ -12,7 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.records import IndexDoc
 from pipeline.store.consistency import check_folder
+from pipeline.store.docstore import doc_hash, read_state, write_docs
+from pipeline.store.layout import OutDir
 from tests.paths import FIXTURES
 
 ENV = {"DIGEST_PROGRESS": "off", "DIGEST_INDEX__EMBEDDING": "endpoint"}
@@ -39,10 +42,20 @@ def _touch_later(path: Path) -> None:
 
 
 def _rewrite(path: Path, change) -> None:  # noqa: ANN001
-    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
-    rows = change(rows)
+    """Change the records of a JSONL artifact or of the index documents' store, keeping its time."""
     mtime = path.stat().st_mtime_ns
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    if path.suffix == ".sqlite":
+        docs = [
+            IndexDoc.model_validate(d)
+            for d in change([d.model_dump() for d in OutDir(path.parent).load_index_docs()])
+        ]
+        _, meta = read_state(path)
+        for p in path.parent.glob(path.name + "*"):
+            p.unlink()
+        write_docs(path, docs, [doc_hash(d) for d in docs], {}, meta)
+    else:
+        rows = change([json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()])
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     os.utime(path, ns=(mtime, mtime))
 
 
@@ -52,8 +65,8 @@ def test_a_run_leaves_a_consistent_folder(clean: Path) -> None:
     assert set(report.checked) == {
         "translations.jsonl <-> entries.jsonl",
         "metadata.jsonl <-> entries.jsonl",
-        "index_docs.jsonl <-> entries.jsonl",
-        "index_docs.jsonl <-> metadata.jsonl",
+        "index.sqlite <-> entries.jsonl",
+        "index.sqlite <-> metadata.jsonl",
     }
     result = CliRunner().invoke(main, ["check", "--out", str(clean)])
     assert result.exit_code == 0 and "consistent (4 checks)" in result.output
@@ -96,12 +109,12 @@ def test_a_later_parse_leaves_stale_artifacts_not_problems(clean: Path, tmp_path
         ("metadata.jsonl", lambda r: [{**r[0], "votes": 12345}, *r[1:]], "arXiv id, date or votes differ"),
         ("metadata.jsonl", lambda r: r[1:], "entries without metadata"),
         (
-            "index_docs.jsonl",
+            "index.sqlite",
             lambda r: [{**r[0], "korean": "다른 글"}, *r[1:]],
             "title or Korean text differs",
         ),
-        ("index_docs.jsonl", lambda r: [{**r[0], "topic": "video"}, *r[1:]], "topic 'video', metadata"),
-        ("index_docs.jsonl", lambda r: r[1:], "entries not indexed"),
+        ("index.sqlite", lambda r: [{**r[0], "topic": "video"}, *r[1:]], "topic 'video', metadata"),
+        ("index.sqlite", lambda r: r[1:], "entries not indexed"),
     ],
 )
 def test_each_disagreement_is_named(
