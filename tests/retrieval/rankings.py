@@ -49,6 +49,7 @@ def build_seeds_index(out: Path) -> Settings:
         progress="off",
         llm={"provider": "mock"},
         index={"embedding": "endpoint"},
+        translate={"memory_files": []},  # the frozen translations only (a memory's pair would win)
     )
     parse_stage(settings, [SEEDS])
     with gzip.open(FIXTURES / "seeds_translations.jsonl.gz", "rb") as src:
