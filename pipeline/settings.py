@@ -69,7 +69,7 @@ class TranslateSettings(Section):
     memory_files: list[Path] = Field(default_factory=default_memory_files)
     memory_file: Path | list[Path] | None = None  # deprecated: appended to memory_files
     # requests that may carry one segment: first try, regroups and re-asks all count
-    max_requests_per_segment: int = Field(default=3, ge=1)
+    max_requests_per_segment: int = Field(default=3, ge=1, le=100)
 
     @model_validator(mode="after")
     def _migrate_memory_file(self) -> TranslateSettings:
@@ -84,7 +84,7 @@ class TranslateSettings(Section):
 class EnrichSettings(Section):
     prompt: str = "enrich.md"
     # requests for one entry: the first, the re-ask naming the errors, a fresh one
-    max_requests_per_entry: int = Field(default=3, ge=1)
+    max_requests_per_entry: int = Field(default=3, ge=1, le=100)
 
 
 class IndexSettings(Section):
@@ -152,7 +152,7 @@ class ServeSettings(Section):
     """``digest serve`` and the commands that use a running server."""
 
     host: str = "127.0.0.1"  # loopback; another address needs --allow-remote
-    port: int = 8765  # 0: any free port (serve.json says which)
+    port: int = Field(8765, ge=0, le=65535)  # 0: any free port (serve.json says which)
     discover: bool = True  # search / ask use the server named by OUT/serve.json when it answers
 
     @field_validator("port")

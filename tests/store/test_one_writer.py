@@ -53,6 +53,7 @@ READERS = {
     "glossary",
     "check",
     "completion",
+    "serve",  # holds the lock for its whole life (tests/serve/ test that a run is refused meanwhile)
     "doctor",  # writes only the endpoint capabilities cache (shared: any command may rewrite it)
     # these write the user directory (keys file, logs.db), never an output folder
     "keys list",
