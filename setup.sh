@@ -53,4 +53,8 @@ fi
 "$PY" -c "from pipeline.llm.tokens import ensure_tiktoken_cache; from pipeline.settings import load_settings; ensure_tiktoken_cache(load_settings().tiktoken_cache_dir)" \
   || log "warning: could not prepare the tiktoken cache"
 
+# 6. a real local LLM server (llama.cpp + Gemma 3 270M) for the compatibility suite, in its
+#    own venv; a failed build warns and the suite is skipped (DIGEST_SETUP_LOCAL_LLM=0: skip).
+./scripts/setup_local_llm.sh
+
 log "done: $VENV/bin/digest --help"

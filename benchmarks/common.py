@@ -19,6 +19,11 @@ EVAL_DIR = Path(os.environ.get("DIGEST_EVAL_DIR") or ROOT.parent / "shared" / "e
 DIGEST = [sys.executable, "-m", "pipeline"]
 
 
+class Unavailable(Exception):  # noqa: N818
+    """A benchmark that cannot run on this machine (e.g. no local LLM server): its last
+    results are kept, not overwritten by a failure."""
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
