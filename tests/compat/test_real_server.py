@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pipeline.text.hangul import has_hangul
 from tests.paths import FIXTURES
 
 from .cli import TRACEBACK, Result, digest, llm_requests, read_jsonl
@@ -29,7 +30,6 @@ from .cli import TRACEBACK, Result, digest, llm_requests, read_jsonl
 DIGEST_FILE = FIXTURES / "compat_digest.md"  # 2 entries, 3 short Korean sections, 2024-06-06
 DATE = "2024-06-06"
 REFUSAL = "I cannot answer this question from the digests."
-HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 # Generous per-command bounds: a hang must fail the suite, not stall CI.  The whole suite
 # normally takes a few minutes (see BENCHMARKS.md, "Real local server").
 RUN_TIMEOUT = 480.0
@@ -165,7 +165,7 @@ def test_every_section_is_translated_or_flagged_never_lost(first_run: Result, ou
     for rec in records:
         status = _status(rec)
         assert status in ("translated", "flagged", "untranslated"), rec
-        if HANGUL.search(rec["text"]):
+        if has_hangul(rec["text"]):
             # Korean left in the text is only allowed when the record says so
             assert status != "translated", f"Korean text not flagged: {rec}"
         assert rec["text"].strip(), f"empty translation kept: {rec}"
