@@ -149,6 +149,7 @@ def report(m: Measured) -> str:
     en_req, en_prompt, en_compl = (
         _num(rf"(\d+) {w}", en.stdout) for w in ("requests", "prompt", "completion")
     )
+    done = counts["translated"] + counts["flagged"]
     again_req = _num(r"(\d+) requests", again.stdout)
     lines = [
         f"{m.scope}; `digest translate` then `digest enrich`, each with `--llm openai --base-url URL` "
@@ -165,7 +166,7 @@ def report(m: Measured) -> str:
         f"| translate | {tr.returncode} | {tr_s / 60:.1f} min | {tr_req} | "
         f"{tr_req / max(m.sections, 1):.2f} per section | {tr_prompt:,} | "
         f"{tr_prompt / max(m.source_tokens, 1):.2f} ({m.source_tokens:,} source tokens) | {tr_compl:,} | "
-        f"**{m.sections / max(tr_s / 60, 1e-9):.1f} sections/min** |",
+        f"**{done / max(tr_s / 60, 1e-9):.1f} sections/min** (translated or flagged) |",
         f"| enrich | {en.returncode} | {en_s / 60:.1f} min | {en_req} | "
         f"{en_req / max(m.entries, 1):.2f} per entry | {en_prompt:,} | — | {en_compl:,} | "
         f"{m.entries / max(en_s / 60, 1e-9):.1f} entries/min |",
