@@ -26,13 +26,15 @@ from pipeline.text.hangul import has_hangul
 from tests.paths import FIXTURES
 
 from .cli import TRACEBACK, Result, digest, llm_requests, read_jsonl
+from .conftest import EXTERNAL_URL as EXTERNAL
+from .llama_server import N_CTX
 
 DIGEST_FILE = FIXTURES / "compat_digest.md"  # 2 entries, 1 short Korean section each, 2024-06-06
 DATE = "2024-06-06"
 REFUSAL = "I cannot answer this question from the digests."
 # Generous per-command bounds: a hang must fail the suite, not stall CI.  The whole suite
 # normally takes a few minutes (see BENCHMARKS.md, "Real local server").
-RUN_TIMEOUT = 480.0
+RUN_TIMEOUT = 360.0
 CMD_TIMEOUT = 240.0
 EXIT_LLM_FAILED = 4  # README: "4 the LLM endpoint failed (finished work is kept: re-run to resume)"
 
@@ -171,9 +173,10 @@ def test_every_section_is_translated_or_flagged_never_lost(first_run: Result, ou
         assert rec["text"].strip(), f"empty translation kept: {rec}"
 
 
-def test_structured_output_works_or_falls_back(first_run: Result, out: Path) -> None:
-    """This server answers json_schema with HTTP 500: the chain must fall back to a mode it
-    accepts, and the model's structured replies must be used, not all given up."""
+def test_structured_output_works_or_falls_back(first_run: Result, out: Path, truth: dict[str, bool]) -> None:
+    """The chain must settle on a mode the server accepts (llama.cpp answers json_schema with
+    HTTP 500), record it in the capabilities cache, and the model's structured replies must
+    be used, not all given up."""
     states = _section_states(out)
     translated = [r for r in states.values() if r["origin"] == "model" and _status(r) != "untranslated"]
     enriched = [m for m in read_jsonl(_artifact(out, "metadata.jsonl", first_run)) if m["llm_status"] == "ok"]
@@ -183,8 +186,26 @@ def test_structured_output_works_or_falls_back(first_run: Result, out: Path) -> 
     )
     caps = _capabilities(out)
     assert caps, f"no capabilities cache (a file named *capabilit*) in {out}"
-    text = json.dumps(caps).lower()
-    assert "json_object" in text, caps  # the mode in use, or the finding that it works
+    modes = set(_modes_in_use(caps))
+    assert modes, f"the capabilities cache names no structured-output mode in use: {caps}"
+    if not truth["json_schema"]:
+        assert "json_schema" not in modes, f"json_schema is rejected by the server, yet in use: {caps}"
+
+
+def _modes_in_use(doc: Any) -> list[str]:
+    """Values of the cache's ``*mode*`` keys that name a structured-output mode."""
+    found: list[str] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if isinstance(value, str) and "mode" in key.lower() and "reject" not in key.lower():
+                if value.startswith(("json_", "text", "plain")):
+                    found.append(value)
+            elif isinstance(value, dict | list) and "reject" not in key.lower() and key != "modes":
+                found.extend(_modes_in_use(value))
+    elif isinstance(doc, list):
+        for item in doc:
+            found.extend(_modes_in_use(item))
+    return found
 
 
 def _capabilities(out: Path) -> list[Any]:
@@ -275,44 +296,100 @@ def test_ask_answers_with_validated_citations_or_refuses(endpoint: str, work: Pa
 # -- doctor ------------------------------------------------------------------------------------
 
 
-def _accepts(endpoint: str, response_format: dict[str, Any]) -> bool:
-    """Ground truth, asked directly: does the server answer this response_format with 200?"""
-    body = {
-        "model": "any",
-        "messages": [{"role": "user", "content": "Reply with a JSON object."}],
-        "max_tokens": 8,
-        "temperature": 0,
-        "response_format": response_format,
+def _chat(endpoint: str, messages: list[dict[str, str]], **params: Any) -> httpx.Response:
+    body = {"model": "any", "messages": messages, "max_tokens": 8, "temperature": 0, **params}
+    return httpx.post(endpoint + "/chat/completions", json=body, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def truth(endpoint: str) -> dict[str, bool]:
+    """What the server really does, asked directly (five short requests)."""
+    ask = [{"role": "user", "content": "Reply with a JSON object."}]
+    truth = {
+        "json_schema": _chat(
+            endpoint,
+            ask,
+            response_format={"type": "json_schema", "json_schema": {"name": "probe", "schema": SCHEMA}},
+        ).status_code
+        == 200,
+        "json_object": _chat(endpoint, ask, response_format={"type": "json_object"}).status_code == 200,
     }
-    return httpx.post(endpoint + "/chat/completions", json=body, timeout=120).status_code == 200
+    # json_object + a schema key the prompt never mentions: constrained iff the key comes back
+    r = _chat(endpoint, ask, max_tokens=24, response_format={"type": "json_object", "schema": SCHEMA})
+    try:
+        content = r.json()["choices"][0]["message"]["content"] or ""
+        truth["json_object_schema"] = r.status_code == 200 and "zebra_count" in json.loads(content)
+    except (ValueError, KeyError, IndexError, TypeError):
+        truth["json_object_schema"] = False
+    # a system message that is honoured costs prompt tokens
+    user = {"role": "user", "content": "Hi."}
+    system = {"role": "system", "content": "You are a terse assistant who answers in one word only."}
+    without = _chat(endpoint, [user], max_tokens=1).json()["usage"]["prompt_tokens"]
+    with_system = _chat(endpoint, [system, user], max_tokens=1).json()["usage"]["prompt_tokens"]
+    truth["system_role"] = with_system > without
+    return truth
 
 
-SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
-YES = re.compile(r"\b(yes|ok|accepted|supported|works|true)\b|✓|✔")
-NO = re.compile(r"\b(no|not|rejected|unsupported|false|fail\w*|http \d{3})\b|✗|✘")
+SCHEMA = {
+    "type": "object",
+    "properties": {"zebra_count": {"type": "integer"}},
+    "required": ["zebra_count"],
+}
+MODE_PATTERNS = {  # how a report names each structured-output mode
+    "json_schema": r"json_schema",
+    "json_object_schema": r"json_object\s*(?:\+|plus|with|_)\s*(?:a\s+)?schema",
+    "json_object": r"json_object(?!\s*(?:\+|plus|with|_)\s*(?:a\s+)?schema)",
+}
+VERDICT = re.compile(
+    r"\b(?P<yes>yes|ok|accepted|supported|works|true|constrain\w*)\b|(?P<no>\bno\b|\bnot\b|rejected|"
+    r"unsupported|\bfalse\b|fail\w*|ignored|http \d{3})|(?P<yes_mark>[✓✔])|(?P<no_mark>[✗✘])"
+)
 
 
-def test_doctor_reports_the_servers_capabilities(endpoint: str, work: Path) -> None:
-    res = digest("doctor", "--base-url", endpoint, cwd=work, timeout=CMD_TIMEOUT)
+def _verdicts(report: str, mode: str) -> list[bool]:
+    """The first yes/no said on each line that is about ``mode`` (its first mode named)."""
+    found = []
+    for line in report.lower().splitlines():
+        hits = [
+            (m.start(), m.end(), name)
+            for name, pat in MODE_PATTERNS.items()
+            for m in [re.search(pat, line)]
+            if m
+        ]
+        if not hits or min(hits)[2] != mode:
+            continue
+        v = VERDICT.search(line[min(hits)[1] :])
+        if v:
+            found.append(bool(v.group("yes") or v.group("yes_mark")))
+    return found
+
+
+def test_doctor_reports_the_servers_capabilities(endpoint: str, work: Path, truth: dict[str, bool]) -> None:
+    """``digest doctor`` says what the server really does: each claim is checked against the
+    server's own answers to direct requests."""
+    res = digest(
+        "doctor", "--base-url", endpoint, "--out", str(work / "doctor"), cwd=work, timeout=CMD_TIMEOUT
+    )
     _no_traceback(res)
     assert res.returncode == 0, res.explain()
     report, low = res.stdout, res.stdout.lower()
     models = [m["id"] for m in httpx.get(endpoint + "/models", timeout=30).json()["data"]]
     assert models and all(m in report for m in models), f"the model list {models} is missing:\n{report}"
-    schema_ok = _accepts(
-        endpoint, {"type": "json_schema", "json_schema": {"name": "probe", "schema": SCHEMA}}
-    )
-    object_ok = _accepts(endpoint, {"type": "json_object"})
-    for mode, ok in (("json_schema", schema_ok), ("json_object", object_ok)):
-        lines = [ln for ln in low.splitlines() if mode in ln and "schema" not in ln.replace(mode, "")]
-        assert lines, f"nothing said about {mode}:\n{report}"
-        verdict = YES if ok else NO
-        assert any(verdict.search(ln.replace(mode, "")) for ln in lines), (
-            f"{mode} is {'accepted' if ok else 'rejected'} by the server; the report says:\n{report}"
+    for mode in MODE_PATTERNS:
+        said = _verdicts(report, mode)
+        assert said, f"nothing said about {mode}:\n{report}"
+        assert said[0] == truth[mode], (
+            f"the server {'accepts' if truth[mode] else 'rejects'} {mode}:\n{report}"
         )
-    assert re.search(r"json_object\W+(\+|plus|with)\W*(a\W+)?schema", low), (
-        f"no json_object + schema line:\n{report}"
-    )
+    system_lines = [ln for ln in low.splitlines() if "system" in ln]
+    assert system_lines, f"nothing said about system messages:\n{report}"
+    if not truth["system_role"]:
+        assert any(re.search(r"ignored|dropped|not (?:used|honou?red)|fold", ln) for ln in system_lines), (
+            report
+        )
     assert re.search(r"\d+(\.\d+)?\s*(tok(en)?s?/s|tokens? per second)", low), f"no speed:\n{report}"
-    assert re.search(r"context|n_ctx", low), f"no context window (or 'unknown'):\n{report}"
-    assert re.search(r"recommend", low), f"no recommended settings:\n{report}"
+    context = [ln for ln in low.splitlines() if "context" in ln]
+    assert context, f"no context window (or 'unknown'):\n{report}"
+    if not EXTERNAL:  # our server: started with --n_ctx N_CTX, which llama.cpp reports in its errors
+        assert any(str(N_CTX) in ln for ln in context), f"the context window is {N_CTX}:\n{report}"
+    assert "recommend" in low, f"no recommended settings:\n{report}"
