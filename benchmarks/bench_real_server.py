@@ -83,10 +83,19 @@ def run() -> str:
     if inst is None:
         raise Unavailable(why)
     limit = int(os.environ.get("DIGEST_BENCH_REAL_ENTRIES") or 0) or None
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "OPENAI_"))}
-    env.update({"HF_HUB_OFFLINE": "1", "DIGEST_PROGRESS": "plain"})
     with tempfile.TemporaryDirectory(prefix="bench-real-") as tmp:
         work = Path(tmp)
+        # a newcomer: no keys, endpoints, settings or user files of whoever runs the benchmark
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "OPENAI_"))}
+        env.update(
+            {
+                "HF_HUB_OFFLINE": "1",
+                "DIGEST_PROGRESS": "plain",
+                "DIGEST_USER_DIR": str(work / "user"),
+                "XDG_CONFIG_HOME": str(work / "xdg"),
+                "DIGEST_ENV_FILE": "",
+            }
+        )
         out = work / "out"
         source = _subset(DIGEST_003, limit, work / "digest.md")
         with llama_server(inst, work / "server.log") as server:

@@ -31,21 +31,37 @@ class Result:
         )
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment of a new user: none of the developer's keys, endpoints or settings."""
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a new user: none of the developer's keys, endpoints, settings or
+    user files (the user dir and XDG config live under ``home``; no ``.env``)."""
     drop = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DIGEST_CONFIG")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_") and k not in drop}
-    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **extra})
+    env.update(
+        {
+            "DIGEST_USER_DIR": str(home / "digest-user"),
+            "XDG_CONFIG_HOME": str(home / "xdg-config"),
+            "DIGEST_ENV_FILE": "",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            **extra,
+        }
+    )
     return env
 
 
 def digest(*args: str, cwd: Path, timeout: float, env: dict[str, str] | None = None) -> Result:
-    """``digest ARGS`` in ``cwd`` (no digest.toml there); a hang is a failure, not a stuck suite."""
+    """``digest ARGS`` in ``cwd`` (no digest.toml there, the user's files under it); a hang is a
+    failure, not a stuck suite."""
     argv = [str(DIGEST), *args]
     t0 = time.monotonic()
     try:
         proc = subprocess.run(
-            argv, cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=timeout
+            argv,
+            cwd=cwd,
+            env=env or clean_env(cwd / ".home"),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
