@@ -21,7 +21,7 @@ import pytest
 from .llama_server import ServerError, find_installation, llama_server
 
 HERE = Path(__file__).resolve().parent
-COMPAT_TEST_TIMEOUT = 900
+COMPAT_TEST_TIMEOUT = 1200
 
 # read at import, before the autouse fixture of tests/conftest.py clears DIGEST_* variables
 REQUIRED = os.environ.get("DIGEST_COMPAT_REQUIRED", "") not in ("", "0")

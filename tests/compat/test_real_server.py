@@ -34,8 +34,8 @@ DATE = "2024-06-06"
 REFUSAL = "I cannot answer this question from the digests."
 # Generous per-command bounds: a hang must fail the suite, not stall CI.  The whole suite
 # normally takes a few minutes (see BENCHMARKS.md, "Real local server").
-RUN_TIMEOUT = 360.0
-CMD_TIMEOUT = 240.0
+RUN_TIMEOUT = 600.0
+CMD_TIMEOUT = 300.0
 EXIT_LLM_FAILED = 4  # README: "4 the LLM endpoint failed (finished work is kept: re-run to resume)"
 
 
@@ -269,7 +269,9 @@ def test_rerun_makes_no_request_for_finished_work(rerun: tuple[Result, dict, int
 # -- ask ---------------------------------------------------------------------------------------
 
 
-def test_ask_answers_with_validated_citations_or_refuses(endpoint: str, work: Path, out: Path) -> None:
+def test_ask_answers_with_validated_citations_or_refuses(
+    first_run: Result, endpoint: str, work: Path, out: Path
+) -> None:
     res = digest(
         "ask", "How much does Mobile-Agent-v2 improve task completion?", "--json",
         "--llm", "openai", "--base-url", endpoint, "--out", str(out),
@@ -315,10 +317,11 @@ def truth(endpoint: str) -> dict[str, bool]:
         "json_object": _chat(endpoint, ask, response_format={"type": "json_object"}).status_code == 200,
     }
     # json_object + a schema key the prompt never mentions: constrained iff the key comes back
-    r = _chat(endpoint, ask, max_tokens=24, response_format={"type": "json_object", "schema": SCHEMA})
+    # (the reply may be cut short: Gemma 270M writes {"zebra_count": 1000000000000...)
+    r = _chat(endpoint, ask, max_tokens=48, response_format={"type": "json_object", "schema": SCHEMA})
     try:
         content = r.json()["choices"][0]["message"]["content"] or ""
-        truth["json_object_schema"] = r.status_code == 200 and "zebra_count" in json.loads(content)
+        truth["json_object_schema"] = r.status_code == 200 and '"zebra_count"' in content
     except (ValueError, KeyError, IndexError, TypeError):
         truth["json_object_schema"] = False
     # a system message that is honoured costs prompt tokens
