@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pipeline.store.layout import OutDir
 from pipeline.text.hangul import has_hangul
 from tests.paths import FIXTURES
 
@@ -262,8 +263,9 @@ def test_stages_not_reached_run_on_their_own(finished: list[Result]) -> None:
 
 
 def test_index_and_newsletter_have_every_entry(first_run: Result, finished: list[Result], out: Path) -> None:
-    docs = read_jsonl(_artifact(out, "index_docs.jsonl", first_run))
-    assert sorted(d["entry_id"] for d in docs) == ["2406.01014"]
+    _artifact(out, "index.sqlite", first_run)
+    docs = OutDir(out).load_index_docs()
+    assert sorted(d.entry_id for d in docs) == ["2406.01014"]
     for ext in ("md", "html", "xml"):
         page = out / "newsletter" / f"digest-{DATE}.{ext}"
         assert page.is_file(), first_run.explain()
