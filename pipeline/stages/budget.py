@@ -9,7 +9,9 @@
 - **The token budget of retries** (``llm.max_token_overrun``): a retry (regroup, re-ask) is
   refused (:class:`OverBudget`) when the stage's prompt tokens would pass that multiple of its
   planned prompt tokens (the first try of every request, as ``--dry-run`` counts them); the
-  first tries not sent yet are reserved, so retries never starve them.
+  first tries not sent yet are reserved, so retries never starve them.  Both sides are counted
+  in the same units, ours: a server counts with its own tokenizer (and its chat template), so
+  its figures, right for the cost, would spend the budget of retries on another scale.
 
 Requests per segment / entry are bounded by the engines (they know what a request carries).
 """
@@ -53,7 +55,6 @@ class Budget:
         self.planned = max(0, planned_prompt_tokens)
         self.token_limit = int(settings.llm.max_token_overrun * self.planned)
         self.meter = meter
-        self._base_prompt = meter.snapshot()["prompt_tokens"]
         self._lock = threading.Lock()
         self._sent_tokens = 0  # our count of the prompt tokens of every request sent
         self._first_sent = 0  # ... of the first tries sent
@@ -70,10 +71,9 @@ class Budget:
         return estimate_cost(snap["prompt_tokens"], snap["completion_tokens"], self.llm_settings)
 
     def prompt_tokens(self) -> int:
-        """The stage's prompt tokens so far: the server's count, or ours when higher (a request
-        that timed out reports none)."""
-        reported = self.meter.snapshot()["prompt_tokens"] - self._base_prompt
-        return max(reported, self._sent_tokens)
+        """The stage's prompt tokens so far, in our count (the plan's units; a request that timed
+        out counts too)."""
+        return self._sent_tokens
 
     # -- the check ----------------------------------------------------------------------
 

@@ -22,8 +22,8 @@ def _budget(planned: int, *, max_cost: float | None = None, overrun: float = 3.0
         llm={
             "max_cost": max_cost,
             "max_token_overrun": overrun,
-            "price_input_per_million": 1_000_000.0,  # $1 per token in, $2 per token out: easy sums
-            "price_output_per_million": 2_000_000.0,
+            "price_input_per_million": 1_000.0,  # $1 per 1000 tokens in, $2 out: easy sums
+            "price_output_per_million": 2_000.0,
         },
     )
     return Budget(settings, meter or UsageMeter(), planned)
@@ -43,20 +43,31 @@ def test_retries_are_refused_past_the_overrun_and_first_tries_stay_reserved() ->
     with budget.request(100, 10, first=False):  # 200 + 0 reserved + 100 = 300: just fits
         pass
     assert budget.retries_refused == 1
-    # the server's count wins when it is higher than ours (e.g. a schema added to the prompt)
-    budget.meter.add_call(400, 0)
+
+
+def test_the_budget_of_retries_is_counted_in_the_plans_units_not_the_servers() -> None:
+    """A server with another tokenizer (and a chat template) reports more prompt tokens than the
+    plan counted: that must not spend the retries (seen on llama.cpp with Gemma: the third
+    request of a segment was never sent)."""
+    budget = _budget(100)  # 300 tokens in all
+    with budget.request(100, 10, first=True):
+        budget.meter.add_call(160, 10)  # the server's count of the same prompt
+    with budget.request(100, 10, first=False):  # ours: 200 <= 300 (the server's: 320)
+        budget.meter.add_call(160, 10)
+    with budget.request(100, 10, first=False):  # ours: 300, just fits
+        pass
     with pytest.raises(OverBudget), budget.request(1, 1, first=False):
         pass
 
 
 def test_the_cost_limit_counts_what_was_spent_and_the_worst_case_in_flight() -> None:
     meter = UsageMeter()
-    meter.add_call(3, 1)  # $5 spent before this stage (an earlier stage of `digest run`)
+    meter.add_call(3000, 1000)  # $5 spent before this stage (an earlier stage of `digest run`)
     budget = _budget(0, max_cost=20, meter=meter)
     with (
-        budget.request(2, 2, first=True),  # worst case $6 in flight: 5 + 6 <= 20
+        budget.request(2000, 2000, first=True),  # worst case $6 in flight: 5 + 6 <= 20
         pytest.raises(Halt, match=r"cost limit: \$5.0000 spent.*\$20 allowed \(--max-cost\)"),
-        budget.request(4, 3, first=True),  # 5 + 6 + 10 > 20
+        budget.request(4000, 3000, first=True),  # 5 + 6 + 10 > 20
     ):
         pass
     assert budget.halted and "cost limit" in budget.halted
