@@ -142,13 +142,19 @@ def test_swapped_segment_ids_never_attach_text_to_the_wrong_section(tmp_path: Pa
     _nothing_bad_passes_silently(rows, clean)
 
 
-def test_a_reply_under_an_id_it_was_not_given_is_refused(tmp_path: Path, clean: dict) -> None:
-    report, rows, _ = _translate(tmp_path / "out", "adversarial=ids", batch_tokens=1)  # one segment each
-    model = [r for r in rows if r.origin == "model"]
-    assert model and all(
-        any("untranslated" in f and "ids do not line up" in f for f in r.flags) for r in model
-    )
+def test_a_reply_whose_ids_are_swapped_is_caught(tmp_path: Path, clean: dict) -> None:
+    _, rows, _ = _translate(tmp_path / "out", "adversarial=ids")  # several segments per request
+    swapped = [r for r in rows if r.origin == "model" and r.text != clean[(r.entry_id, r.index)].text]
+    assert swapped and all(r.flags for r in swapped)  # each text checked against the other's source
     _nothing_bad_passes_silently(rows, clean)
+
+
+def test_a_lone_segments_reply_is_taken_whatever_its_id(tmp_path: Path, clean: dict) -> None:
+    """One segment asked, one answered: the id carries no information (small local models copy
+    the prompt's placeholder), so the reply is checked as that segment's translation."""
+    _, rows, _ = _translate(tmp_path / "out", "adversarial=ids", batch_tokens=1)  # one segment each
+    model = [r for r in rows if r.origin == "model"]
+    assert model and all(not r.flags and r.text == clean[(r.entry_id, r.index)].text for r in model)
 
 
 # -- instructions hidden in the data -------------------------------------------------------------

@@ -11,6 +11,7 @@ from pipeline.stages.parse import parse_stage
 from pipeline.stages.translate import memo as memo_mod
 from pipeline.stages.translate.plan import plan_sections, plan_work
 from pipeline.store.layout import OutDir
+from pipeline.store.lock import output_lock
 from pipeline.text.glossary import load_glossary
 from pipeline.text.memory import load_memory
 
@@ -19,7 +20,8 @@ from pipeline.text.memory import load_memory
 def settings(tmp_path, fixtures):
     s = load_settings(out_dir=tmp_path / "out", progress="off", llm={"provider": "mock"})
     parse_stage(s, [fixtures / "translate_digest.md"])
-    return s
+    with output_lock(s.out_dir):  # planning writes the glossary and the plan memo, as a writer
+        yield s
 
 
 def _keys(work) -> list[tuple[str, int, list[tuple[str, tuple, int]]]]:
