@@ -23,6 +23,7 @@ Public API (the ask / answer checks and the translation validator use these, not
 - :func:`supported_numbers`: every value a set of Korean and English texts states;
 - :func:`value_in_source`: is a reported value (a key result, a model size) supported;
 - :func:`claimed_numbers`: the numbers an answer states, as written;
+- :func:`stated_values`: the same with every value each may mean (units, scales);
 - :func:`extract_numbers`: quantities with their surrounding words (metadata).
 """
 
@@ -274,6 +275,28 @@ def claimed_numbers(text: str) -> list[tuple[str, float]]:
         if re.match(r"[A-Za-z]-", text[max(0, m.start() - 2) : m.start()]):
             continue
         out.append((m.group(0).strip(), _to_float(m)))
+    return out
+
+
+def stated_values(text: str) -> list[tuple[str, set[float]]]:
+    """The numbers a generated text (an answer, a question, an intro) states: ``(as written,
+    every value it may mean)``, in order.  Korean text is read like a source (``1.2만`` =
+    12,000, ``3억``); in English a scale after the number counts (``110K`` = 110,000,
+    ``6 million``, ``2.5B``); digits of names (GPT-4, Qwen-2) are skipped."""
+    if re.search(r"[\uac00-\ud7a3]", text or ""):
+        return source_numbers(text)
+    out: list[tuple[str, set[float]]] = []
+    for m in _CLAIM.finditer(text or ""):
+        if re.match(r"[A-Za-z]-", text[max(0, m.start() - 2) : m.start()]):
+            continue
+        value = _to_float(m)
+        accepted = {value}
+        written = m.group(0).strip()
+        scale = _EN_SCALE.match(text[m.end() :]) if not m.group(3) else None
+        if scale:
+            accepted.add(value * _EN_SCALE_VALUE[scale.group(1).lower()])
+            written += scale.group(0) if scale.group(0)[:1].isalpha() else " " + scale.group(1)
+        out.append((written, accepted))
     return out
 
 
