@@ -23,6 +23,27 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 
+class RetrieverQuery(str):
+    """A query as one retriever should see it: the text (it *is* a ``str``, so a retriever
+    that only reads text needs nothing else) and optionally the weighted index tokens to
+    score instead of tokenising the text (a bridged or translated query)."""
+
+    terms: dict[str, float] | None
+
+    def __new__(cls, text: str, terms: dict[str, float] | None = None) -> RetrieverQuery:
+        obj = super().__new__(cls, text)
+        obj.terms = terms
+        return obj
+
+    @property
+    def text(self) -> str:
+        return str(self)
+
+    @staticmethod
+    def of(query: str) -> RetrieverQuery:
+        return query if isinstance(query, RetrieverQuery) else RetrieverQuery(query)
+
+
 class Ranking(Protocol):
     """One retriever's answer to one query."""
 
@@ -54,10 +75,15 @@ class Retriever(Protocol):
         ...
 
     def rank(
-        self, query: str, allowed: np.ndarray, depth: int, where: dict[str, Any] | None = None
+        self,
+        query: str,
+        allowed: np.ndarray,
+        depth: int,
+        where: dict[str, Any] | None = None,
     ) -> Ranking:
         """Documents for ``query`` among the ``allowed`` positions (the filters; ``where``: the
-        same filters as a Chroma clause, for a store that filters by itself)."""
+        same filters as a Chroma clause, for a store that filters by itself).  A
+        :class:`RetrieverQuery` with ``terms`` is scored by those weighted tokens."""
         ...
 
 
@@ -69,23 +95,34 @@ class RetrieverSpec:
     label: str  # for reports
     latin_only: bool = False  # understands only the Latin part of a Korean query: weight scaled by it
     judges: tuple[str, ...] = ("en",)  # query languages for which its relevance counts
+    side: str = "en"  # the language of the text it searches: a query in the other is bridged
     always: bool = True  # run for every query (cheap; its relevance is used) or only when fused
 
 
+# Default weights: chosen on the public development set by a grid search over the two free
+# ratios (weighted RRF is scale-free), shared by both query languages because that held up
+# better under 2-fold cross-validation than separate ones (benchmarks/fusion_weights.py,
+# BENCHMARKS.md).  A retriever searching the other language's side is further scaled by the
+# share of the query the bridge renders (fusion.py).
 RETRIEVERS: dict[str, RetrieverSpec] = {
     "dense": RetrieverSpec(
         "pipeline.retrieval.dense:DenseRetriever",
-        0.3,
-        0.3,
+        0.7,
+        0.7,
         "dense (MiniLM over English)",
         latin_only=True,
         always=False,
     ),
     "bm25_en": RetrieverSpec(
-        "pipeline.retrieval.lexical:EnglishBM25", 1.0, 0.3, "BM25 English", latin_only=True
+        "pipeline.retrieval.lexical:EnglishBM25", 1.0, 1.0, "BM25 English", latin_only=True
     ),
     "bm25_ko": RetrieverSpec(
-        "pipeline.retrieval.lexical:KoreanBM25", 0.2, 1.0, "BM25 Korean morphemes", judges=("en", "ko")
+        "pipeline.retrieval.lexical:KoreanBM25",
+        0.7,
+        0.7,
+        "BM25 Korean morphemes",
+        judges=("en", "ko"),
+        side="ko",
     ),
 }
 

@@ -13,6 +13,7 @@ from ..errors import ConfigError, InputError
 from ..records import IndexDoc
 from ..settings import Settings
 from ..store.layout import OutDir
+from .base import RetrieverQuery
 from .embeddings import collection_name, embedding_function
 
 CHUNKER_VERSION = "sections-v1"  # part of the collection name: a new chunker, a new collection
@@ -124,11 +125,16 @@ class DenseRetriever:
         self.ef(["warm up"])
 
     def rank(
-        self, query: str, allowed: np.ndarray, depth: int, where: dict[str, Any] | None = None
+        self,
+        query: str,
+        allowed: np.ndarray,
+        depth: int,
+        where: dict[str, Any] | None = None,
     ) -> DenseRanking:
-        if not self.n_chunks or not allowed.any():
+        text = RetrieverQuery.of(query).text
+        if not self.n_chunks or not allowed.any() or not text.strip():
             return DenseRanking([], {})
-        vector = self.ef.embed_query([query])[0]  # type: ignore[attr-defined]
+        vector = self.ef.embed_query([text])[0]  # type: ignore[attr-defined]
         res = self.collection.query(
             query_embeddings=[vector],
             n_results=min(self.n_chunks, max(2 * depth, 60)),

@@ -1,7 +1,10 @@
-"""Weighted reciprocal-rank fusion of the retrievers' rankings, with weights by query language.
+"""Weighted reciprocal-rank fusion of the retrievers' rankings, with weights by query language
+and retriever (``search.weights_en`` / ``search.weights_ko``).
 
-The embedding model and the English BM25 only understand the Latin part of a Korean query,
-so for Korean queries their weights shrink with the query's share of Latin letters.
+A retriever that searches the other language's text (the English side for a Korean query)
+sees the query through the bridge (``bridge.py``), which renders part of it: its weight is
+scaled by that share.  Without a bridge that share is the query's Latin letters, the only
+part the English side understands.
 """
 
 from __future__ import annotations
@@ -17,16 +20,21 @@ def query_language(text: str) -> str:
     return "ko" if has_hangul(text) else "en"
 
 
-def fusion_weights(settings: Settings, query: str) -> dict[str, float]:
-    """Retriever weights for ``query`` (every registered retriever; 0.0 when not configured)."""
-    if query_language(query) == "en":
-        weights = dict(settings.search.weights_en)
-    else:
-        weights = dict(settings.search.weights_ko)
+def fusion_weights(settings: Settings, query: str, other_side: float | None = None) -> dict[str, float]:
+    """Retriever weights for ``query`` (every registered retriever; 0.0 when not configured).
+    ``other_side``: the share of the query the other language's retrievers understand (the
+    bridge's coverage); None: no bridge, the share of Latin letters of a Korean query."""
+    lang = query_language(query)
+    weights = dict(settings.search.weights_en if lang == "en" else settings.search.weights_ko)
+    if other_side is None and lang == "ko":
         latin = 1.0 - hangul_ratio(query)
         for name, spec in RETRIEVERS.items():
             if spec.latin_only:
                 weights[name] = weights.get(name, 0.0) * latin
+    elif other_side is not None:
+        for name, spec in RETRIEVERS.items():
+            if spec.side != lang:
+                weights[name] = weights.get(name, 0.0) * other_side
     return {name: float(weights.get(name, 0.0)) for name in RETRIEVERS}
 
 

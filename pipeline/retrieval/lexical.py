@@ -31,6 +31,7 @@ from ..store.jsonl import content_hash
 from ..store.layout import OutDir
 from ..text.english import tokenize_en
 from ..text.hangul import has_hangul
+from .base import RetrieverQuery
 from .lexical_index import FORMAT, LexicalIndex
 from .lexical_tokens import Lexicon
 
@@ -106,13 +107,25 @@ def analyser_id(lang: str) -> str:
 
 
 class LexicalRanking:
-    def __init__(self, order: list[int], index: LexicalIndex, tokens: list[int | None]) -> None:
+    def __init__(
+        self,
+        order: list[int],
+        index: LexicalIndex,
+        tokens: list[int | None],
+        weights: list[float] | None = None,
+    ) -> None:
         self.order = order
         self.index = index
         self.tokens = tokens  # the query's distinct tokens (None: unknown to the vocabulary)
+        self.weights = weights  # per token (a bridged query); None: all 1
 
     def relevance(self, position: int) -> float:
-        return self.index.coverage(self.tokens, position)
+        if self.weights is None:
+            return self.index.coverage(self.tokens, position)
+        pairs = list(zip(self.tokens, self.weights, strict=True))
+        total = sum(self.index.idf(t) * w for t, w in pairs)
+        have = sum(self.index.idf(t) * w for t, w in pairs if self.index.contains(t, position))
+        return have / total if total > 0 else 0.0
 
 
 class _BM25Retriever:
@@ -180,13 +193,31 @@ class _BM25Retriever:
         ids = self.lexicon.ids(tokens)
         return [ids.get(t) for t in tokens], [ids.get(t) for t in dict.fromkeys(tokens)]
 
+    def token_id(self, token: str) -> int | None:
+        """The vocabulary id of an analysed token (None: no text holds it)."""
+        return self.lexicon.ids([token]).get(token)
+
     def rank(
         self, query: str, allowed: np.ndarray, depth: int, where: dict[str, Any] | None = None
     ) -> LexicalRanking:
-        tokens, distinct = self.query_tokens(query)
-        scores = np.where(allowed, self.index.scores(tokens), 0.0)
+        q = RetrieverQuery.of(query)
+        weights: list[float] | None = None
+        if q.terms is not None:  # a bridged or translated query: weighted index tokens
+            ids = self.lexicon.ids(list(q.terms))
+            distinct = [ids.get(t) for t in q.terms]
+            weights = list(q.terms.values())
+            raw = np.zeros(self.index.size, dtype=np.float32)
+            for tid, w in zip(distinct, weights, strict=True):
+                if w > 0 and self.index.known(tid):
+                    raw += np.float32(w) * self.index.scores([tid])
+        else:
+            tokens, distinct = self.query_tokens(q.text)
+            raw = self.index.scores(tokens)
+        scores = np.where(allowed, raw, 0.0)
         order = np.argsort(-scores, kind="stable")
-        return LexicalRanking([int(i) for i in order[:depth] if scores[i] > 0], self.index, distinct)
+        return LexicalRanking(
+            [int(i) for i in order[:depth] if scores[i] > 0], self.index, distinct, weights
+        )
 
 
 class EnglishBM25(_BM25Retriever):

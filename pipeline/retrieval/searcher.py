@@ -8,7 +8,7 @@ documents stay in their store (``store/docstore.py``) and a search reads the one
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
 from typing import Any
@@ -19,7 +19,8 @@ from ..settings import Settings
 from ..store.docstore import DocStore, Positions
 from ..store.layout import OutDir
 from ..text.urls import arxiv_abs_url
-from .base import RETRIEVERS, Ranking, Retriever, retriever_class, retriever_names
+from .base import RETRIEVERS, Ranking, Retriever, RetrieverQuery, retriever_class, retriever_names
+from .bridge import Bridge, QueryPlan, load_bridge, plan_query
 from .fusion import fuse, fusion_weights, query_language
 from .lexical import tokenize_en
 
@@ -106,17 +107,29 @@ class Searcher:
             for name, spec in RETRIEVERS.items()
             if spec.always or name in wanted
         }
+        self.bridge: Bridge | None = load_bridge(settings)
 
     def warm_up(self) -> None:
         """Load the lazy models now (embedding model, Korean analyser)."""
         for r in self.retrievers.values():
             r.warm_up()
 
-    def rankings(self, query: str, filters: Filters, depth: int, use: set[str]) -> dict[str, Ranking]:
+    def plan(self, query: str, translation: Sequence[str] | str | None = None) -> QueryPlan:
+        """What each side of the index searches with (the query, or its bridged rendering)."""
+        return plan_query(self.bridge, query, query_language(query), translation)
+
+    def rankings(
+        self, query: str | QueryPlan, filters: Filters, depth: int, use: set[str]
+    ) -> dict[str, Ranking]:
         """Each loaded retriever's ranking: the cheap ones always, the others when in ``use``."""
         allowed = self.docs.mask(**filters.columns())
+        plan = (
+            query
+            if isinstance(query, QueryPlan)
+            else QueryPlan({"en": RetrieverQuery(query), "ko": RetrieverQuery(query)})
+        )
         return {
-            name: r.rank(query, allowed, depth, filters.where())
+            name: r.rank(plan.sides[RETRIEVERS[name].side], allowed, depth, filters.where())
             for name, r in self.retrievers.items()
             if RETRIEVERS[name].always or name in use
         }
@@ -139,8 +152,10 @@ class Searcher:
         topic: str | None = None,
         min_votes: int | None = None,
         retrievers: tuple[str, ...] | None = None,
+        translation: Sequence[str] | str | None = None,
     ) -> list[Hit]:
-        """Top ``k`` entries for ``query``, best first (``Hit.score`` = fused RRF score)."""
+        """Top ``k`` entries for ``query``, best first (``Hit.score`` = fused RRF score).
+        ``translation``: the query in the other language (an LLM's), searched with it."""
         query = (query or "").strip()
         if not query:
             raise InputError("empty query")
@@ -151,9 +166,10 @@ class Searcher:
         filters = Filters(as_date(since), as_date(until), topic, min_votes)
         lang = query_language(query)
         depth = max(k, 50)
-        weights = fusion_weights(self.settings, query)
+        plan = self.plan(query, translation)
+        weights = fusion_weights(self.settings, query, plan.other_share)
         use = {n for n in names if weights[n] > 0 or len(names) == 1}
-        rankings = self.rankings(query, filters, depth, use)
+        rankings = self.rankings(plan, filters, depth, use)
         fused, ranks = fuse(rankings, weights, names, self.settings.search.rrf_k)
         best = sorted(fused, key=lambda p: (-fused[p], p))[:k]
         tokens = tokenize_en(query)

@@ -28,6 +28,7 @@ INDEX_LOCATION = "index.json"  # index: where the vector store is (server or emb
 CHROMA = "chroma"  # index: the embedded vector store
 BM25 = "bm25"  # index: the lexical indexes (bm25/<lang>-<key>/)
 LEXICON = "bm25/lexicon.sqlite"  # index: the vocabulary and the analysed tokens of every text
+BRIDGE = "bridge"  # index: the query bridge's word-association table and token cache
 CACHE = "cache"  # the LLM stages' journals: cache/<stage>.jsonl
 CAPABILITIES = "capabilities.json"  # cache/capabilities.json: what each endpoint was found to do
 NEWSLETTER = "newsletter"  # newsletter
@@ -72,6 +73,7 @@ class OutDir:
     chroma_dir = _Artifact(CHROMA)
     bm25_dir = _Artifact(BM25)
     lexicon_path = _Artifact(LEXICON)
+    bridge_dir = _Artifact(BRIDGE)
     newsletter_dir = _Artifact(NEWSLETTER)
     batch_ledger_path = _Artifact(BATCH_LEDGER)
     mock_state_dir = _Artifact(MOCK_STATE)
@@ -87,6 +89,11 @@ class OutDir:
     def capabilities_path(self) -> Path:
         """The probed capabilities of each endpoint and model (``pipeline/llm/capabilities.py``)."""
         return self.root / CACHE / CAPABILITIES
+
+    @property
+    def bridge_tokens_path(self) -> Path:
+        """Korean morphemes of each aligned sentence, by content hash (the bridge's cache)."""
+        return self.root / BRIDGE / "tokens.jsonl"
 
     def journal_path(self, stage: str) -> Path:
         """The journal (resumable cache) of one stage's LLM results."""

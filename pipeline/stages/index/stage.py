@@ -22,6 +22,7 @@ from typing import Any
 from ...progress import Progress
 from ...records import IndexDoc, IndexLocation
 from ...retrieval.base import retriever_class, retriever_names
+from ...retrieval.bridge_table import prepare_bridge
 from ...retrieval.dense import get_collection, open_client, store_location
 from ...retrieval.embeddings import embedding_function
 from ...settings import Settings
@@ -114,6 +115,7 @@ def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
         previous,
         {"collection": target, **{f"retriever:{name}": info for name, info in infos.items()}},
     )
+    prepare_bridge(settings)  # the query bridge's word associations, mined from the same text
     log.info("index: %s", report.summary())
     return report
 
