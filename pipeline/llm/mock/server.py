@@ -24,6 +24,7 @@ from .adversary import misbehave
 from .batch_store import BatchStore
 from .embed import embeddings_reply
 from .faults import FaultDecider, FaultPlan, damage_reply, parse_fault_spec
+from .query import query_reply
 from .recorder import Recorder
 from .replay import Replayer
 from .tasks import (
@@ -284,6 +285,8 @@ class MockLLM:
                 text_of(m) for m in messages if m.get("role") == "user" and text_of(m) != user
             )
             content = KOREAN_TEXT if fault == "korean" else qa_reply(user, system, earlier)
+        elif task == "query":
+            content = query_reply(user)
         else:
             content = KOREAN_TEXT if fault == "korean" else text_reply(user)
 

@@ -14,6 +14,7 @@ from ...text.escape import unescape_data
 from ...text.hangul import SYLLABLES, has_hangul
 from .extractive import sentences as english_sentences
 from .lexicon import mock_translate, parse_glossary
+from .query import QUERY
 from .schema import SchemaFiller
 from .text import STOPWORDS, content_terms, latin_terms, sentences
 
@@ -42,7 +43,7 @@ def text_of(message: dict) -> str:
 
 
 def detect_task(messages: list[dict]) -> tuple[str, str]:
-    """(task, user text): translate, metadata, qa, or text."""
+    """(task, user text): translate, metadata, qa, query, or text."""
     users = [text_of(m) for m in messages if m.get("role") == "user"]
     for text in users:  # the first user turn carries the data; later ones are re-asks
         if _SEGMENT.search(text):
@@ -51,6 +52,8 @@ def detect_task(messages: list[dict]) -> tuple[str, str]:
             return "metadata", text
         if _QUESTION.search(text):
             return "qa", text
+        if QUERY.search(text):
+            return "query", text
     return "text", "\n".join(users)
 
 
