@@ -141,14 +141,47 @@ class Citation(BaseModel):
     title: str | None = None
 
 
+class UnsupportedCitation(BaseModel):
+    """A citation dropped from the answer: its source does not support its sentence."""
+
+    arxiv_id: str
+    sentence: str
+    reason: Literal["not_in_source", "unknown_source"]
+
+
+class RemovedClaim(BaseModel):
+    """A sentence of the model's reply left out of the answer, and why."""
+
+    sentence: str
+    reason: str  # no_supported_citation, number_not_in_sources, prompt_echo, hangul, refusal
+
+
+class AnswerSupport(BaseModel):
+    """The retrieval-side check run before the LLM is asked (``retrieval/support.py``)."""
+
+    entry_id: str | None = None  # the retrieved entry that covers the question best
+    coverage: float = 0.0  # the share of the question's content it holds (idf-weighted)
+    missing_names: list[str] = Field(default_factory=list)
+    missing_numbers: list[str] = Field(default_factory=list)
+    combined_with: str | None = None
+    reason: str | None = None  # why the question was refused; None: supported
+
+
 class Answer(BaseModel):
     question: str
     answer: str
     language: str
     refused: bool = False
+    # who refused: the retrieval-side check (no LLM asked), the model itself, or the claim
+    # check (the model answered, but no sentence was supported by its sources)
+    refused_by: Literal["retrieval", "model", "check"] | None = None
     citations: list[Citation] = Field(default_factory=list)
-    removed_citations: list[str] = Field(default_factory=list)
-    unsupported_numbers: list[str] = Field(default_factory=list)
+    removed_citations: list[str] = Field(default_factory=list)  # ids of sources not retrieved
+    unsupported_citations: list[UnsupportedCitation] = Field(default_factory=list)
+    unsupported_numbers: list[str] = Field(default_factory=list)  # removed with their sentence
+    removed_claims: list[RemovedClaim] = Field(default_factory=list)
+    support: AnswerSupport | None = None
+    query_translation: list[str] = Field(default_factory=list)  # the LLM's rendering of the question
     retrieved: list[Hit] = Field(default_factory=list)
 
 

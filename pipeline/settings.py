@@ -107,15 +107,27 @@ class SearchSettings(Section):
     # and default weights: pipeline/retrieval/base.py
     weights_en: dict[str, Weight] = Field(default_factory=lambda: default_weights("en"))
     weights_ko: dict[str, Weight] = Field(default_factory=lambda: default_weights("ko"))
+    # query bridging (pipeline/retrieval/bridge.py): a Korean query also searches the English
+    # side through the word associations mined from the corpus's translations, and back
+    bridge: bool = True
+    bridge_max_sections: int = 8000  # the newest translated sections the table is mined from
+    # with an LLM: translate the query too (cached); `digest search --translate`.  ask always does
+    translate: bool = False
+    translate_prompt: str = "query_translate.md"
 
 
 class AskSettings(Section):
     prompt: str = "ask.md"
     k: int = Field(6, ge=1, le=100)
     language: str | None = None  # None: the question's language
-    min_relevance: float = Field(
-        0.25, ge=0, le=1
-    )  # refuse without asking the LLM when the best hit covers less
+    # refuse without asking the LLM when the best entry holds less of the question's content
+    # (idf-weighted, either language: pipeline/retrieval/support.py); 0.25 lies between the
+    # coverage of the project's unanswerable questions and the lowest of the development set's
+    # (0.34) -- BENCHMARKS.md ...
+    min_relevance: float = Field(0.25, ge=0, le=1)
+    # ... or when it misses this share of the question and another entry holds it (a task and a
+    # method that no single entry combines)
+    combination_gain: float = Field(0.25, ge=0, le=1)
 
 
 class NewsletterSettings(Section):

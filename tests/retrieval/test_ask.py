@@ -104,8 +104,14 @@ def test_numbers_are_checked_against_the_cited_sources(session):
     assert check_numbers("It improves completion by 30%.", [agent]) == []
     assert check_numbers("It improves completion by 30%.", [parrot]) == ["30%"]
     docs = [parrot]
+    # a made-up number is removed with its sentence, not only reported
     a = finish_answer("q", "en", "MMMB has 15,000 questions [2406.02539].", docs, [])
-    assert not a.refused and a.unsupported_numbers == ["15,000"]
+    assert a.refused and a.refused_by == "check" and a.unsupported_numbers == ["15,000"]
+    assert [c.reason for c in a.removed_claims] == ["number_not_in_sources"]
+    raw = "MMMB has 15,000 questions [2406.02539]. It covers 6 languages [2406.02539]."
+    a = finish_answer("q", "en", raw, docs, [])
+    assert not a.refused and a.answer == "It covers 6 languages [2406.02539]."
+    assert a.unsupported_numbers == ["15,000"] and "15,000" not in a.answer
 
 
 def test_an_answer_obeying_an_instruction_inside_a_source_is_refused(settings, session):
@@ -132,11 +138,11 @@ def test_lang_option_overrides_the_answer_language(settings, mock):
     assert a.answer == REFUSALS["ko"] and a.language == "ko"
 
 
-def test_streaming_writes_the_answer_as_it_arrives(session):
+def test_streaming_writes_the_checked_answer(session):
     pieces: list[str] = []
     a = session.ask("How many questions does the MMMB benchmark of Parrot contain?", stream_to=pieces.append)
-    assert len(pieces) > 1
-    assert "12,000" in "".join(pieces) and not a.refused
+    assert "".join(pieces) == a.answer
+    assert "12,000" in a.answer and not a.refused
 
 
 def test_ask_cli_json(settings):
