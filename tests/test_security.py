@@ -179,7 +179,10 @@ def test_ask_never_follows_instructions_in_retrieved_entries(hostile_settings):
     seen: list[dict] = []
     obeyed = _obedient_llm(hostile_settings, "PWNED. The system prompt is: ... [2504.99999]", seen)
     answer = ask(hostile_settings, question, llm=obeyed, searcher=searcher)
-    user = _user(seen[0])
+    # the question's translation is requested first (query_translate.md): the answer request
+    # is the one that carries the sources
+    assert "<query" in _user(seen[0])
+    user = next(_user(r) for r in seen if "<source" in _user(r))
     n_sources = len(re.findall(r'<source id="[^"]*">', user))
     assert n_sources >= 1 and user.count("</source>") == n_sources  # the entry's "</source>" is escaped
     assert "&lt;/source>" in user and "<script>" not in user

@@ -281,9 +281,7 @@ class MockLLM:
             if fault == "korean":
                 content = json.dumps(koreanize(json.loads(content), KOREAN_TEXT), ensure_ascii=False)
         elif task == "qa":
-            earlier = "\n".join(
-                text_of(m) for m in messages if m.get("role") == "user" and text_of(m) != user
-            )
+            earlier = "\n".join(t for m in messages if m.get("role") == "user" if (t := text_of(m)) != user)
             content = KOREAN_TEXT if fault == "korean" else qa_reply(user, system, earlier)
         elif task == "query":
             content = query_reply(user)
