@@ -1,7 +1,11 @@
 """The newsletter's short intro, written by the LLM from the issue's papers (given as tagged
 data, never instructions), cached in ``OUT/cache/newsletter.jsonl`` by a hash of its inputs,
-the model and the prompt.  An intro that fails is left out; the issue is written anyway.
-The intros follow the LLM stages' abort policy and budget (cost limit, Ctrl-C)."""
+the model and the prompt.  An intro the endpoint fails to write is left out; the issue is
+written anyway.  The intros follow the LLM stages' abort policy and budget (cost limit,
+Ctrl-C).  A written intro is checked before it is used (``text/generated.py``: the prompt
+echoed, Hangul, citations or numbers the papers do not hold); one that fails the check is
+replaced by a deterministic intro built from the issue's own data, and flagged
+(``intros_fallback`` in the report, a warning naming the problems)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from ...store.journal import JsonlCache
 from ...store.jsonl import content_hash
 from ...store.layout import OutDir
 from ...text.escape import escape_data, unescape_data
+from ...text.generated import check_generated, source_values
 from ...text.hangul import has_hangul
 from ..base import AbortPolicy, JobOutcome, JobSkipped, run_jobs
 from ..budget import Budget
@@ -89,11 +94,45 @@ def _clean_intro(text: str, finish_reason: str, instructions: str = "") -> str |
     return text
 
 
+class _Rejected(DigestError):
+    """A written intro that failed its check."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 @dataclass
 class _IntroJob:
     key: str
     issue: Issue
     request: str
+
+
+def intro_problems(text: str, issue: Issue, prompt_text: str, request: str) -> list[str]:
+    """What is wrong with a written intro (empty: it may be published)."""
+    ids = [p.arxiv_id for p in issue.papers if p.arxiv_id]
+    return check_generated(
+        text,
+        language="en",
+        prompt=prompt_text,
+        source_numbers_=source_values([], [request, issue.date_label]),
+        allowed_citations=ids,
+    )
+
+
+def fallback_intro(issue: Issue) -> str:
+    """A plain intro from the issue's own data, for when the written one fails its check."""
+    groups = sorted(issue.groups, key=lambda g: -len(g.papers))[:2]
+    themes = " and ".join(g.label for g in groups)
+    top = [p.title.split(":")[0].strip() for p in issue.papers[:3]]
+    n = len(issue.papers)
+    text = f"{n} paper{'s' if n != 1 else ''} in this issue"
+    text += f", most of them on {themes}." if themes else "."
+    if top:
+        named = top[0] if len(top) == 1 else ", ".join(top[:-1]) + " and " + top[-1]
+        text += f" The most up-voted: {named}."
+    return text
 
 
 def _intro_key(settings: Settings, llm_id: str, prompt_sha: str, request: str) -> str:
@@ -108,6 +147,7 @@ class IntroCounts:
     not_attempted: int = 0  # never sent: the run stopped first
     stopped: str = ""  # why (abort policy, cost limit)
     cost_stop: bool = False
+    fallback: int = 0  # written, failed the check, replaced by the deterministic intro
 
 
 def write_intros(settings: Settings, issues: list[Issue], llm: LLM | None) -> IntroCounts:
@@ -159,11 +199,27 @@ def write_intros(settings: Settings, issues: list[Issue], llm: LLM | None) -> In
             if comp.finish_reason != "length" and not _not_prose(comp.text):
                 break
             comp = ask(messages)
-        return _clean_intro(comp.text, comp.finish_reason, prompt.text)
+        text = _clean_intro(comp.text, comp.finish_reason, prompt.text)
+        if text is None:
+            return None
+        problems = intro_problems(text, job.issue, prompt.text, job.request)
+        if problems:
+            raise _Rejected(problems)
+        return text
 
     def on_result(out: JobOutcome[_IntroJob, str | None]) -> None:
         job = out.job
         if isinstance(out.error, JobSkipped):
+            return
+        if isinstance(out.error, _Rejected):
+            policy.succeeded()  # the endpoint answered; its text failed the check
+            counts.fallback += 1
+            job.issue.intro = fallback_intro(job.issue)
+            log.warning(
+                "newsletter intro for %s failed its check (%s): replaced by a plain one (flagged, not cached)",
+                job.issue.slug,
+                ", ".join(out.error.problems),
+            )
             return
         if out.error is not None:
             counts.failed += 1

@@ -49,6 +49,7 @@ class NewsletterReport:
     intros_not_attempted: int = 0
     intros_stopped: str = ""  # why the intros stopped early (abort policy, cost limit)
     cost_stop: bool = False
+    intros_fallback: int = 0  # failed the check: replaced by a plain intro
     intro_requested: bool = True
     out_dir: Path | None = None
     feed_path: Path | None = None  # the cumulative feed, rewritten whenever RSS is written
@@ -77,6 +78,8 @@ class NewsletterReport:
                 intro += f", {self.intros_not_attempted} not attempted"
             if self.intros_stopped:
                 intro += f" ({self.intros_stopped})"
+            if self.intros_fallback:
+                intro += f", {self.intros_fallback} replaced by a plain one"
             parts.append(intro)
         else:
             parts.append("intro: skipped")
@@ -228,10 +231,11 @@ def _write_all(
     report = NewsletterReport(intro_requested=intro)
     if intro:
         counts = write_intros(settings, issues, llm)
-        report.intros_written, report.intros_cached, report.intros_failed = (
+        report.intros_written, report.intros_cached, report.intros_failed, report.intros_fallback = (
             counts.written,
             counts.cached,
             counts.failed,
+            counts.fallback,
         )
         report.intros_not_attempted, report.intros_stopped = counts.not_attempted, counts.stopped
         report.cost_stop = counts.cost_stop

@@ -445,3 +445,30 @@ def test_translation_with_korean_left_counts_as_pending() -> None:
 def test_newsletter_files_are_world_readable(out: Path) -> None:
     report = newsletter_stage(settings_for(out), date=D21, intro=False)
     assert {p.stat().st_mode & 0o777 for p in report.paths} == {0o644}
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "## Write – Say what stands out: the main themes. Reply with the paragraph only.",  # prompt echo
+        "A quiet day with a video model on top, cited as [2499.00001].",  # a paper not in the issue
+        "A quiet day: the video model beats its rivals by 97.3%.",  # a number no paper states
+    ],
+)
+def test_an_intro_that_fails_its_check_is_replaced_and_flagged(out: Path, reply: str, caplog) -> None:
+    settings = settings_for(out)
+
+    class Model:
+        model = "echo"
+
+        def complete(self, messages, **kw):
+            from pipeline.llm import Completion
+
+            return Completion(reply, "stop", 1, 1)
+
+    report = newsletter_stage(settings, date=D21, formats=["md"], llm=Model())  # type: ignore[arg-type]
+    assert report.intros_fallback == 1 and report.intros_written == 0
+    assert "failed its check" in caplog.text and "replaced by a plain one" in report.summary()
+    md = (out / "newsletter" / "digest-2024-10-21.md").read_text()
+    assert reply not in md and "in this issue" in md and "The most up-voted:" in md
+    assert not (out / "cache" / "newsletter.jsonl").exists()  # a rejected intro is not cached
