@@ -132,6 +132,41 @@ def test_an_answer_obeying_an_instruction_inside_a_source_is_refused(settings, s
     assert f"<refusal>{REFUSALS['en']}</refusal>" in msgs[0]["content"]
 
 
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        ("What does Llama-3 score on MMMB in Parrot?", "names not in the store: Llama-3"),
+        ("Which paper uses mixture of experts for web agents?", "no single entry combines it"),
+        ("Which benchmark with 50,000 questions does Parrot release?", "numbers not stated"),
+    ],
+)
+def test_what_the_store_does_not_hold_is_refused_before_the_llm(session, mock, question, reason):
+    a = session.ask(question)
+    assert a.refused and a.refused_by == "retrieval" and a.support.reason.startswith(reason)
+    assert mock.stats["by_task"].get("qa", 0) == 0 and mock.stats["by_task"].get("query", 0) == 0
+    # the same topics, asked about what the store holds, are answered
+    ok = session.ask("How many questions does the MMMB benchmark of Parrot contain?")
+    assert not ok.refused and ok.refused_by is None and ok.support.reason is None
+
+
+def test_each_cited_sentence_is_checked_against_its_source(session):
+    docs = [session.searcher.doc("2406.02539"), session.searcher.doc("2406.01014")]
+    raw = (
+        "Parrot splits smartphone operation into planning, decision and reflection agents [2406.02539]. "
+        "Mobile-Agent-v2 splits smartphone operation into planning, decision and reflection agents "
+        "(2406.01014). MMMB has 12,000 questions [arXiv:2406.02539v2]."
+    )
+    a = finish_answer("q", "en", raw, docs, [])
+    # the wrong citation is dropped with its sentence and reported; every citation form counts
+    assert [(u.arxiv_id, u.reason) for u in a.unsupported_citations] == [("2406.02539", "not_in_source")]
+    assert a.unsupported_citations[0].sentence.startswith("Parrot splits")
+    assert a.answer == (
+        "Mobile-Agent-v2 splits smartphone operation into planning, decision and reflection agents "
+        "[2406.01014]. MMMB has 12,000 questions [2406.02539]."
+    )
+    assert [c.arxiv_id for c in a.citations] == ["2406.01014", "2406.02539"] and not a.refused
+
+
 def test_lang_option_overrides_the_answer_language(settings, mock):
     s = settings.model_copy(update={"ask": settings.ask.model_copy(update={"language": "ko"})})
     a = AskSession(s, llm=make_llm(s, mock=mock)).ask("What is the capital of France?")
@@ -169,7 +204,10 @@ def test_ask_cli_json(settings):
         "removed_citations",
         "unsupported_numbers",
         "language",
+        "refused_by",
+        "unsupported_citations",
     }
+    assert data["refused_by"] is None and data["unsupported_citations"] == []
     assert data["citations"][0]["arxiv_id"] == "2410.13232"
     top = data["retrieved"][0]
     assert top["arxiv_id"] == "2410.13232" and isinstance(top["score"], float) and "ranks" in top

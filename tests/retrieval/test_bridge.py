@@ -65,7 +65,9 @@ def test_plan_scales_the_other_side_by_what_the_bridge_renders():
     assert plan.other_share == 1.0
     # the LLM's translation, when given, is searched as well
     plan = plan_query(bridge, "영상 생성", "ko", ["video synthesis"])
-    assert plan.sides["en"].text == "video synthesis" and tokenize_en("synthesis")[0] in plan.sides["en"].terms
+    assert (
+        plan.sides["en"].text == "video synthesis" and tokenize_en("synthesis")[0] in plan.sides["en"].terms
+    )
     assert plan_query(None, "영상 생성", "ko").other_share is None  # fusion: the Latin share
 
 
