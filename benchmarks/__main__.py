@@ -30,6 +30,7 @@ BENCHES = {
     "scale": "bench_scale",
     "serve": "bench_serve",
     "real_server": "bench_real_server",  # needs ./setup.sh's llama.cpp server (.venv-llama)
+    "fusion": "bench_fusion",
 }
 
 OUT = ROOT / "BENCHMARKS.md"

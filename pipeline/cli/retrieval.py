@@ -104,4 +104,41 @@ def eval_retrieval_cmd(
     click.echo(report_json(report) if as_json else report.table())
 
 
+@eval_group.command("answers")
+@click.option(
+    "--questions",
+    "questions_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="JSONL with question, arxiv_id (the entry that answers it) and optionally kind.",
+)
+@click.option(
+    "--unanswerable",
+    "unanswerable_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="JSONL of questions the digests cannot answer (question, optionally kind): the refusal rate.",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON output (with the misses).")
+@config_option
+@out_option
+@chroma_option
+@endpoint_options
+def eval_answers_cmd(
+    questions_path: Path,
+    unanswerable_path: Path | None,
+    as_json: bool,
+    chroma_url: str | None,
+    **opts: Any,
+) -> None:
+    """Ask every question through the configured endpoint (--llm, --base-url, --model) and
+    report citation precision, recall of the expected entry, number faithfulness and the
+    refusal rate on the unanswerable questions, overall and per kind."""
+    from ..retrieval.evaluate_answers import answer_report_json, evaluate_answers
+
+    settings = build_settings(**opts, index={"chroma_url": chroma_url})
+    report = evaluate_answers(settings, questions_path, unanswerable_path)
+    click.echo(answer_report_json(report) if as_json else report.table())
+
+
 COMMANDS = [index_cmd, eval_group]

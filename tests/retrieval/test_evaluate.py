@@ -122,3 +122,48 @@ def test_eval_cli_memory_reindexes(settings, tmp_path):
 
     pangea = next(d for d in OutDir(settings.out_dir).load_index_docs() if d.entry_id == "2410.16153")
     assert "open multilingual multimodal LLM for 39 languages" in pangea.translated
+
+
+def test_eval_answers_reports_the_four_metrics(settings):
+    from pipeline.retrieval.evaluate_answers import AnswerReport, AnswerResult
+
+    res = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "answers",
+            "--questions",
+            str(FIXTURES / "answer_questions.jsonl"),
+            "--unanswerable",
+            str(FIXTURES / "answer_unanswerable.jsonl"),
+            "--json",
+            "--out",
+            str(settings.out_dir),
+            "--llm",
+            "mock",
+        ],
+        env=ENV,
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    m = data["overall"]
+    assert (m["answerable"], m["unanswerable"]) == (3, 3)
+    assert m["expected_entry_recall"] == 1.0 and m["refusal_rate_unanswerable"] == 1.0
+    assert m["false_refusal_rate"] == 0.0 and m["refused_by"] == {"retrieval": 3}
+    assert m["citation_precision"] == 1.0 and m["number_faithfulness"] == 1.0
+    assert set(data["by_kind"]) == {"detail", "lookup", "ko", "unanswerable"}
+    # the metrics by hand: 3 citations written, 2 supporting; 4 numbers, 1 made up
+    a = AnswerResult("q", "1", "x", False, None, ["1", "2"], 1, 4, 1, 0.1)
+    b = AnswerResult("u", None, "unanswerable", False, None, [], 0, 0, 0, 0.1)
+    m = AnswerReport([a, b]).metrics()
+    assert m["citation_precision"] == 0.6667 and m["number_faithfulness"] == 0.75
+    assert m["expected_entry_recall"] == 1.0 and m["refusal_rate_unanswerable"] == 0.0
+
+
+def test_eval_answers_bad_file_names_the_record(settings, tmp_path):
+    from pipeline.retrieval.evaluate_answers import load_answer_questions
+
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"question": "x", "arxiv_id": "1"}\n{"question": "no id"}\n')
+    with pytest.raises(InputError, match="record 2 needs an 'arxiv_id'"):
+        load_answer_questions(bad, answerable=True)
