@@ -51,6 +51,11 @@ def _date(value: datetime | None) -> Any:
     help="Only entries of this topic (from enrich): " + ", ".join(t.value for t in Topic) + ".",
 )
 @click.option("--min-votes", type=int, default=None, help="Only entries with at least this many votes.")
+@click.option(
+    "--translate/--no-translate",
+    default=None,
+    help="Also search the LLM's translation of the query (cached; default: search.translate).",
+)
 @config_option
 @out_option
 @chroma_option
@@ -65,6 +70,7 @@ def search_cmd(
     until: datetime | None,
     topic: str | None,
     min_votes: int | None,
+    translate: bool | None,
     chroma_url: str | None,
     server_url: str | None,
     no_server: bool,
@@ -84,13 +90,15 @@ def search_cmd(
         raise click.UsageError("--server and --no-server: give one of them")
     settings = build_settings(**opts, index={"chroma_url": chroma_url})
     params = {"k": k, "since": _date(since), "until": _date(until), "topic": topic, "min_votes": min_votes}
-    server = server_for(settings, server_url, use_server=not no_server)
+    wants_translation = settings.search.translate if translate is None else translate
+    # the search server does not translate queries: a translated search runs here
+    server = None if wants_translation else server_for(settings, server_url, use_server=not no_server)
     if server is not None:
         hits = server.search(query, **params)
     else:
         from ..retrieval.searcher import search
 
-        hits = search(settings, query, **params)
+        hits = search(settings, query, **params, translate=translate)
     fmt = fmt or ("json" if as_json else "table")
     click.echo(render_hits(hits, fmt, terminal_width() if fmt == "table" else None), nl=False)
     note = weak_match_note(hits, settings.search.min_relevance)

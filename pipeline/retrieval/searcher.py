@@ -23,6 +23,7 @@ from .base import RETRIEVERS, Ranking, Retriever, RetrieverQuery, retriever_clas
 from .bridge import Bridge, QueryPlan, load_bridge, plan_query
 from .fusion import fuse, fusion_weights, query_language
 from .lexical import tokenize_en
+from .query_translation import translate_query
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +224,24 @@ def search(
     until: Date | str | None = None,
     topic: str | None = None,
     min_votes: int | None = None,
+    translate: bool | None = None,
+    llm: Any = None,
 ) -> list[Hit]:
-    """One-shot search (opens the index; use :class:`Searcher` for many queries)."""
+    """One-shot search (opens the index; use :class:`Searcher` for many queries).
+    ``translate`` (default: ``search.translate``): the LLM translates the query too (cached)
+    and both renderings are searched; without an LLM answer, the offline bridge alone."""
     Filters(as_date(since), as_date(until))  # a bad range is an error before anything loads
     searcher = Searcher(settings)
     try:
-        return searcher.search(query, k=k, since=since, until=until, topic=topic, min_votes=min_votes)
+        translation: list[str] | None = None
+        if settings.search.translate if translate is None else translate:
+            if llm is None:
+                from ..llm.client import make_llm  # the openai SDK is slow to import: only when asked
+
+                llm = make_llm(settings)
+            translation = translate_query(settings, query, llm, searcher.bridge).texts or None
+        return searcher.search(
+            query, k=k, since=since, until=until, topic=topic, min_votes=min_votes, translation=translation
+        )
     finally:
         searcher.close()

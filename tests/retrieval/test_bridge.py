@@ -107,3 +107,23 @@ def test_query_translation_is_cached_and_checked(settings):
             return StructuredResult(schema(translation=text, alternatives=[]), ok=True)
 
     assert translate_query(settings, "세계 모델 웹 에이전트", Echo(), bridge).texts == []
+
+
+def test_search_translate_flag_asks_the_llm_once_and_caches(settings):
+    import json
+
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    env = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
+    args = ["search", "세계 모델 웹 에이전트", "--json", "--out", str(settings.out_dir)]
+    journal = settings.out_dir / "cache" / "query.jsonl"
+    journal.unlink(missing_ok=True)
+    res = CliRunner().invoke(main, args, env=env)
+    assert res.exit_code == 0, res.output
+    assert not journal.exists()  # off by default: no LLM asked
+    res = CliRunner().invoke(main, [*args, "--translate"], env=env)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)[0]["arxiv_id"] == "2410.13232"
+    assert journal.read_text(encoding="utf-8").count("\n") == 1
