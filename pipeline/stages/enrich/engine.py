@@ -7,6 +7,7 @@ from typing import Any
 
 from ...records import Entry, KeyResult, Metadata
 from ...text.escape import unescape_strings
+from ...text.generated import check_generated
 from ...text.numbers import supported_numbers, value_in_source
 from .schema import LLM_FIELDS, LLMMetadata
 
@@ -23,9 +24,10 @@ def _clean_list(items: list[str]) -> list[str]:
 
 
 def merge_llm(meta: Metadata, value: LLMMetadata, entry: Entry, english: list[str | None]) -> int:
-    """Copy the LLM fields into ``meta``; drop numbers that the source does not contain.
-    Returns the number of values dropped.  The paper went to the model escaped
-    (``paper_block``): the reply's strings are unescaped here, once."""
+    """Copy the LLM fields into ``meta``; drop numbers that the source does not contain, and
+    a TL;DR that fails the generated-text check.  Returns the number of values dropped.  The
+    paper went to the model escaped (``paper_block``): the reply's strings are unescaped
+    here, once."""
     value = LLMMetadata.model_validate(unescape_strings(value.model_dump(mode="json")))
     korean = [entry.title, *(s.text for s in entry.sections)]
     english_texts = [e for e in english if e]
@@ -50,7 +52,15 @@ def merge_llm(meta: Metadata, value: LLMMetadata, entry: Entry, english: list[st
             dropped += 1
             meta.flags.append(f"model_size_not_in_source:{size}")
 
-    meta.tldr = value.tldr
+    # the TL;DR is shown as written (newsletter, search): the same check as every generated
+    # text; one that fails is left out (the newsletter falls back to the summary) and flagged
+    problems = check_generated(
+        value.tldr, language="en", source_numbers_=numbers, allowed_citations=[entry.arxiv_id or ""]
+    )
+    if problems:
+        dropped += 1
+        meta.flags += [f"tldr_rejected:{p}" for p in problems]
+    meta.tldr = None if problems else value.tldr
     meta.topic = value.topic.value
     meta.tasks = _clean_list(value.tasks)
     meta.methods = _clean_list(value.methods)

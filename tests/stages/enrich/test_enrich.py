@@ -273,3 +273,14 @@ def test_endpoint_down_stops_after_failures_in_a_row(settings, monkeypatch: pyte
     assert sum("llm_not_attempted" in m.flags for m in metas.values()) == 2
     report, metas, _ = _run(settings)
     assert report.llm_ok == len(IDS) and all(m.llm_status == "ok" for m in metas.values())
+
+
+def test_a_tldr_with_an_invented_number_or_citation_is_left_out_and_flagged(settings) -> None:
+    def invent(data: dict) -> None:
+        data["tldr"] = "MedMobile reaches 99.9% on every benchmark [2499.00001]."
+
+    _, metas, _ = _run(settings, recording_mock(edit=invent))
+    med = metas["2410.09019"]
+    assert med.tldr is None and med.llm_status == "ok" and med.topic  # the rest is kept
+    assert "tldr_rejected:number_not_in_sources:99.9%" in med.flags
+    assert "tldr_rejected:unknown_citation:2499.00001" in med.flags
