@@ -31,6 +31,7 @@ BENCHES = {
     "serve": "bench_serve",
     "real_server": "bench_real_server",  # needs ./setup.sh's llama.cpp server (.venv-llama)
     "fusion": "bench_fusion",
+    "answers": "bench_answers",
 }
 
 OUT = ROOT / "BENCHMARKS.md"
