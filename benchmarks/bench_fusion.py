@@ -53,7 +53,7 @@ def build(out: Path, memory: list[Path]):
     from pipeline.stages.translate import translate_stage
 
     settings = load_settings(
-        out_dir=out, progress="off", llm={"provider": "mock"}, translate={"memory_file": memory}
+        out_dir=out, progress="off", llm={"provider": "mock"}, translate={"memory_files": memory}
     )
     parse_stage(settings, [ROOT / "seeds"])
     translate_stage(settings)

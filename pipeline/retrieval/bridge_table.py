@@ -52,7 +52,7 @@ def corpus_pairs(settings: Settings) -> list[tuple[str, str]]:
     out = OutDir(settings.out_dir)
     entries = out.load_entries()
     translated = {(t.entry_id, t.index): t.text for t in out.load_translations() if t.text.strip()}
-    memory = load_memory(settings.translate.memory_file)
+    memory = load_memory(settings.translate.memory_files)
     pairs: list[tuple[str, str]] = []
     for e in sorted(entries, key=lambda e: (str(e.date or ""), e.id), reverse=True):
         for i, s in enumerate(e.sections):
