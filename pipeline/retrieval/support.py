@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..records import IndexDoc
+from ..text.generated import stated_values
 from ..text.hangul import has_hangul
-from ..text.numbers import is_supported, stated_values
+from ..text.numbers import is_supported
 from .claims import doc_values
 from .lexical import BM25Index, tokenize_en, tokenize_ko
 

@@ -19,7 +19,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .hangul import has_hangul
-from .numbers import is_supported, stated_values, supported_numbers
+from .numbers import (
+    CLAIM,
+    EN_SCALE,
+    EN_SCALE_VALUE,
+    is_supported,
+    source_numbers,
+    supported_numbers,
+    to_float,
+)
 
 # -- citations -------------------------------------------------------------------------------
 
@@ -152,6 +160,25 @@ def prompt_echo(text: str, prompt: str | None) -> bool:
 
 
 # -- numbers ---------------------------------------------------------------------------------
+
+
+def stated_values(text: str) -> list[tuple[str, set[float]]]:
+    """The numbers a generated text (an answer, a question, an intro) states: ``(as written,
+    every value it may mean)``, in order.  Korean text is read like a source (``1.2만`` =
+    12,000, ``3억``: ``numbers.source_numbers``); in English a scale after the number counts
+    (``110K`` = 110,000, ``6 million``, ``2.5B``); digits of names (GPT-4, Qwen-2) are skipped."""
+    if has_hangul(text or ""):
+        return source_numbers(text)
+    out: list[tuple[str, set[float]]] = []
+    for m in CLAIM.finditer(text or ""):
+        if re.match(r"[A-Za-z]-", text[max(0, m.start() - 2) : m.start()]):
+            continue
+        value, written = to_float(m), m.group(0).strip()
+        scale = None if m.group(3) else EN_SCALE.match(text[m.end() :])
+        if scale:
+            written += scale.group(0) if scale.group(0)[:1].isalpha() else " " + scale.group(1)
+        out.append((written, {value, value * EN_SCALE_VALUE[scale.group(1).lower()]} if scale else {value}))
+    return out
 
 
 def stated_numbers(text: str) -> list[tuple[str, set[float]]]:

@@ -23,7 +23,6 @@ Public API (the ask / answer checks and the translation validator use these, not
 - :func:`supported_numbers`: every value a set of Korean and English texts states;
 - :func:`value_in_source`: is a reported value (a key result, a model size) supported;
 - :func:`claimed_numbers`: the numbers an answer states, as written;
-- :func:`stated_values`: the same with every value each may mean (units, scales);
 - :func:`extract_numbers`: quantities with their surrounding words (metadata).
 """
 
@@ -40,9 +39,9 @@ from .urls import blank_urls
 # in English output a number may be glued to a name ("Mamba2" for "마마바2")
 _OUT_NUM = re.compile(r"(?<![0-9.,])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?")
 _ORDINAL_AFTER = re.compile(r"^\s*(번째|위|등|차|회차|세대|번)")
-_EN_SCALE = re.compile(r"^\s*(thousand|k\b|million|m\b|billion|b\b|trillion|t\b)", re.IGNORECASE)
-_EN_SCALE_VALUE = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "b": 1e9}
-_EN_SCALE_VALUE |= {"trillion": 1e12, "t": 1e12}
+EN_SCALE = re.compile(r"^\s*(thousand|k\b|million|m\b|billion|b\b|trillion|t\b)", re.IGNORECASE)
+EN_SCALE_VALUE = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "b": 1e9}
+EN_SCALE_VALUE |= {"trillion": 1e12, "t": 1e12}
 _SMALL = "zero one two three four five six seven eight nine ten eleven twelve"
 _WORDS: dict[str, float] = {w: float(i) for i, w in enumerate(_SMALL.split())}
 _WORDS |= {"single": 1, "double": 2, "twice": 2, "triple": 3, "half": 0.5, "dozen": 12, "hundred": 100}
@@ -93,7 +92,7 @@ def _group(text: str, pos: int) -> tuple[float, float | None, float | None, int]
     """One group at ``pos``: ``[number][천|백|십][만|억|조]``.
     Returns (group value, its big unit or None, the number as written or None, end)."""
     m = _DIGITS.match(text, pos)
-    number = _to_float(m) if m else None
+    number = to_float(m) if m else None
     at = m.end() if m else pos
     small = _KO_SMALL.get(text[at : at + 1])
     if small is not None:
@@ -186,9 +185,9 @@ def parse_quantity(text: str) -> float | None:
     if len(nums) != 1:
         return None
     m = nums[0]
-    value = _to_float(m)
-    s = _EN_SCALE.match(text[m.end() :])
-    return value * _EN_SCALE_VALUE[s.group(1).lower()] if s else value
+    value = to_float(m)
+    s = EN_SCALE.match(text[m.end() :])
+    return value * EN_SCALE_VALUE[s.group(1).lower()] if s else value
 
 
 def output_numbers(text: str) -> set[float]:
@@ -196,11 +195,11 @@ def output_numbers(text: str) -> set[float]:
     7,300,000) and small number words ("two", "twice")."""
     found: set[float] = set()
     for m in _OUT_NUM.finditer(text or ""):
-        value = _to_float(m)
+        value = to_float(m)
         found.add(value)
-        s = _EN_SCALE.match(text[m.end() :])
+        s = EN_SCALE.match(text[m.end() :])
         if s:
-            found.add(value * _EN_SCALE_VALUE[s.group(1).lower()])
+            found.add(value * EN_SCALE_VALUE[s.group(1).lower()])
     for word in re.findall(r"[A-Za-z]+", text or ""):
         w = word.lower()
         if w in _WORDS:
@@ -218,7 +217,7 @@ def missing_numbers(source: str, translation: str) -> list[str]:
     return missing
 
 
-def _to_float(m: re.Match[str]) -> float:
+def to_float(m: re.Match[str]) -> float:
     whole = m.group(1).replace(",", "")
     frac = m.group(2)
     return float(f"{whole}.{frac}") if frac else float(whole)
@@ -264,39 +263,17 @@ def value_in_source(value: str, numbers: set[float], source_text: str) -> bool:
 
 
 # an answer's numbers as written, with an optional percent sign
-_CLAIM = re.compile(r"(?<![A-Za-z0-9.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(\s?%)?")
+CLAIM = re.compile(r"(?<![A-Za-z0-9.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(\s?%)?")
 
 
 def claimed_numbers(text: str) -> list[tuple[str, float]]:
     """The numbers an English answer states: ``(as written, value)``, in order; digits of a
     name written with a hyphen (GPT-4, Qwen-2) are skipped."""
     out: list[tuple[str, float]] = []
-    for m in _CLAIM.finditer(text or ""):
+    for m in CLAIM.finditer(text or ""):
         if re.match(r"[A-Za-z]-", text[max(0, m.start() - 2) : m.start()]):
             continue
-        out.append((m.group(0).strip(), _to_float(m)))
-    return out
-
-
-def stated_values(text: str) -> list[tuple[str, set[float]]]:
-    """The numbers a generated text (an answer, a question, an intro) states: ``(as written,
-    every value it may mean)``, in order.  Korean text is read like a source (``1.2만`` =
-    12,000, ``3억``); in English a scale after the number counts (``110K`` = 110,000,
-    ``6 million``, ``2.5B``); digits of names (GPT-4, Qwen-2) are skipped."""
-    if re.search(r"[\uac00-\ud7a3]", text or ""):
-        return source_numbers(text)
-    out: list[tuple[str, set[float]]] = []
-    for m in _CLAIM.finditer(text or ""):
-        if re.match(r"[A-Za-z]-", text[max(0, m.start() - 2) : m.start()]):
-            continue
-        value = _to_float(m)
-        accepted = {value}
-        written = m.group(0).strip()
-        scale = _EN_SCALE.match(text[m.end() :]) if not m.group(3) else None
-        if scale:
-            accepted.add(value * _EN_SCALE_VALUE[scale.group(1).lower()])
-            written += scale.group(0) if scale.group(0)[:1].isalpha() else " " + scale.group(1)
-        out.append((written, accepted))
+        out.append((m.group(0).strip(), to_float(m)))
     return out
 
 
