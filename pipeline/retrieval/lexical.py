@@ -215,9 +215,7 @@ class _BM25Retriever:
             raw = self.index.scores(tokens)
         scores = np.where(allowed, raw, 0.0)
         order = np.argsort(-scores, kind="stable")
-        return LexicalRanking(
-            [int(i) for i in order[:depth] if scores[i] > 0], self.index, distinct, weights
-        )
+        return LexicalRanking([int(i) for i in order[:depth] if scores[i] > 0], self.index, distinct, weights)
 
 
 class EnglishBM25(_BM25Retriever):

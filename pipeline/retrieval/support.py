@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..records import IndexDoc
 from ..text.generated import stated_values
 from ..text.hangul import has_hangul
 from ..text.numbers import is_supported
 from .claims import doc_values
-from .lexical import BM25Index, tokenize_en, tokenize_ko
+from .lexical import tokenize_en, tokenize_ko
 
 if TYPE_CHECKING:
     from .searcher import Searcher
@@ -79,21 +79,44 @@ def question_names(question: str) -> list[str]:
     return names
 
 
+class _Side:
+    """One lexical index, asked by token text (``lexical.py``'s vocabulary ids underneath)."""
+
+    def __init__(self, retriever: Any) -> None:
+        self.retriever = retriever
+        self.index = retriever.index
+        self._ids: dict[str, int | None] = {}
+
+    def id(self, token: str) -> int | None:
+        if token not in self._ids:
+            self._ids[token] = self.retriever.token_id(token)
+        return self._ids[token]
+
+    def df(self, token: str) -> int:
+        return int(self.index.df(self.id(token)))
+
+    def idf(self, token: str) -> float:
+        return float(self.index.idf(self.id(token)))
+
+    def has(self, token: str, pos: int) -> bool:
+        return bool(self.index.contains(self.id(token), pos))
+
+
 class SupportChecker:
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
-        self.en: BM25Index = searcher.retrievers["bm25_en"].index  # type: ignore[attr-defined]
-        self.ko: BM25Index = searcher.retrievers["bm25_ko"].index  # type: ignore[attr-defined]
+        self.en = _Side(searcher.retrievers["bm25_en"])
+        self.ko = _Side(searcher.retrievers["bm25_ko"])
 
     def _held(self, token: str) -> bool:
-        return token in self.en.df or token in self.ko.df
+        return self.en.df(token) > 0 or self.ko.df(token) > 0
 
     def _found(self, token: str, pos: int, korean: bool) -> bool:
-        if token in self.ko.doc_tokens[pos] or token in self.en.doc_tokens[pos]:
+        if self.ko.has(token, pos) or self.en.has(token, pos):
             return True
         bridge = self.searcher.bridge
         if korean and has_hangul(token) and bridge is not None:
-            return bool(bridge.english_of(token) & self.en.doc_tokens[pos])
+            return any(self.en.has(e, pos) for e in bridge.english_of(token))
         return False
 
     def check(
@@ -138,10 +161,10 @@ class SupportChecker:
             support.reason = f"the best entry covers {cov[best]:.2f} of the question"
             return support
         anchored = any(
-            t in self.ko.doc_tokens[best] or t in self.en.doc_tokens[best]
+            self.ko.has(t, best) or self.en.has(t, best)
             for n in question_names(question)
             for t in tokenize_en(n)
-            if t and max(self.en.df.get(t, 0), self.ko.df.get(t, 0)) <= ANCHOR_DF
+            if t and max(self.en.df(t), self.ko.df(t)) <= ANCHOR_DF
         )
         if not anchored and cov[best] < 1.0 - combination_gain:
             for p in positions:
