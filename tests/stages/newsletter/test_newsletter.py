@@ -459,7 +459,10 @@ def test_an_intro_that_fails_its_check_is_replaced_and_flagged(out: Path, reply:
     settings = settings_for(out)
 
     class Model:
+        from pipeline.llm import UsageMeter
+
         model = "echo"
+        meter = UsageMeter()  # the budget (cost limit) reads it
 
         def complete(self, messages, **kw):
             from pipeline.llm import Completion
