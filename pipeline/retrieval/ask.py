@@ -43,7 +43,6 @@ from .claims import AnswerChecker, ClaimReport
 from .followup import Turn, followup_query, pick_hits, with_history
 from .query_translation import translate_query
 from .searcher import Searcher
-from .support import SupportChecker
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +159,7 @@ def refusal_answer(
 
 def check_support(settings: Settings, searcher: Searcher, question: str, hits: list[Hit]) -> AnswerSupport:
     """The retrieval-side check (``support.py``): does an entry hold what the question asks?"""
-    found = SupportChecker(searcher).check(
+    found = searcher.support(
         question,
         [h.entry_id for h in hits],
         min_coverage=settings.ask.min_relevance,

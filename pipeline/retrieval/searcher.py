@@ -24,6 +24,7 @@ from .bridge import Bridge, QueryPlan, load_bridge, plan_query
 from .fusion import fuse, fusion_weights, query_language
 from .lexical import tokenize_en
 from .query_translation import translate_query
+from .support import Support, SupportChecker
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,14 @@ class Searcher:
                 )
             )
         return hits
+
+    def support(
+        self, question: str, entry_ids: list[str], *, min_coverage: float, combination_gain: float
+    ) -> Support:
+        """Does an entry among ``entry_ids`` hold what ``question`` asks (``support.py``)?"""
+        return SupportChecker(self).check(
+            question, entry_ids, min_coverage=min_coverage, combination_gain=combination_gain
+        )
 
     def doc(self, entry_id: str) -> IndexDoc:
         """The index document of ``entry_id`` (KeyError when the index has none)."""

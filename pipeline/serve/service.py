@@ -72,7 +72,7 @@ class SearchWorker:
     """The searcher, used from one thread of its own: requests queue for it (its retrievers
     and models are not made for concurrent use, and torch runs fastest on a thread it has
     seen before: a new thread per request costs it hundreds of ms).  Offers what ``ask``
-    uses of a searcher: ``search`` and ``doc``."""
+    uses of a searcher: ``search``, ``doc``, ``support`` and ``bridge``."""
 
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
@@ -90,6 +90,13 @@ class SearchWorker:
 
     def doc(self, entry_id: str) -> IndexDoc:
         return self.run(self.searcher.doc, entry_id)
+
+    @property
+    def bridge(self) -> Any:  # the query bridge's table: read-only, safe from any thread
+        return self.searcher.bridge
+
+    def support(self, question: str, entry_ids: list[str], **kwargs: Any) -> Any:
+        return self.run(self.searcher.support, question, entry_ids, **kwargs)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
