@@ -110,7 +110,7 @@ class SearchSettings(Section):
     # query bridging (pipeline/retrieval/bridge.py): a Korean query also searches the English
     # side through the word associations mined from the corpus's translations, and back
     bridge: bool = True
-    bridge_max_sections: int = 8000  # the newest translated sections the table is mined from
+    bridge_max_sections: int = Field(8000, ge=1, le=10_000_000)  # the newest sections mined
     # with an LLM: translate the query too (cached); `digest search --translate`.  ask always does
     translate: bool = False
     translate_prompt: str = "query_translate.md"

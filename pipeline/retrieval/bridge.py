@@ -16,34 +16,29 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..errors import DigestError
 from ..settings import Settings
 from ..store.layout import OutDir
 from ..text.hangul import has_hangul
 from .base import RetrieverQuery
-from .bridge_table import EN_WORD, BridgeTable, prepare_bridge
+from .bridge_table import EN_WORD, BridgeTable
 from .lexical import tokenize_en, tokenize_ko
 
 log = logging.getLogger(__name__)
 
 
 def load_bridge(settings: Settings) -> Bridge | None:
-    """The table `digest index` built (built now when it has not; None when bridging is off).
-    Its inputs are not re-read: like the index, it is as fresh as the last `digest index`."""
+    """The table `digest index` built (None when bridging is off or the index predates it:
+    a query never builds it, since reading commands do not write the output folder).  Its
+    inputs are not re-read: like the index, it is as fresh as the last `digest index`."""
     if not settings.search.bridge:
         return None
-    tables = sorted(OutDir(settings.out_dir).bridge_dir.glob("table-*.json"))
-    for path in tables:
+    for path in sorted(OutDir(settings.out_dir).bridge_dir.glob("table-*.json")):
         try:
             return Bridge(BridgeTable.from_json(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("bridge table %s unreadable (%s): rebuilding", path, exc)
-    try:
-        table = prepare_bridge(settings)
-    except DigestError as exc:  # e.g. an index without entries.jsonl: search without bridging
-        log.warning("query bridging off: %s", exc)
-        return None
-    return Bridge(table) if table is not None else None
+            log.warning("bridge table %s unreadable (%s): run `digest index`", path, exc)
+    log.info("no query bridge in %s: run `digest index` to build it", settings.out_dir)
+    return None
 
 
 # -- expansion ---------------------------------------------------------------------------------

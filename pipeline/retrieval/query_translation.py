@@ -12,8 +12,10 @@ bridge alone.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -21,8 +23,7 @@ from pydantic import BaseModel, Field
 from ..errors import DigestError
 from ..prompts import load_prompt
 from ..settings import Settings
-from ..store.journal import JsonlCache
-from ..store.jsonl import content_hash
+from ..store.jsonl import content_hash, replace_atomically
 from ..store.layout import OutDir
 from ..text.escape import escape_data
 from ..text.generated import check_generated
@@ -51,6 +52,40 @@ class TranslatedQuery:
     @property
     def translation(self) -> str | None:
         return self.texts[0] if self.texts else None
+
+
+class QueryCache:
+    """The LLM's query translations by request hash: a cache no artifact derives from, so a
+    reading command (search, ask) may rewrite it without the output folder's lock (the whole
+    file, atomically: a reader sees one whole file; concurrent askers: the last one wins)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _load(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return found
+        for line in lines:
+            try:
+                row = json.loads(line)
+                found[row["key"]] = row["value"]
+            except (ValueError, KeyError, TypeError):
+                continue  # a damaged line is a miss
+        return found
+
+    def get(self, key: str) -> Any:
+        return self._load().get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        rows = {**self._load(), key: value}
+        text = "".join(json.dumps({"key": k, "value": v}, ensure_ascii=False) + "\n" for k, v in rows.items())
+        try:
+            replace_atomically(self.path, lambda f: f.write(text), shared=True)
+        except OSError as exc:  # a cache: failing to write it costs a request next time
+            log.warning("query translation cache not written (%s)", exc)
 
 
 def request_message(query: str, hints: list[tuple[str, str]]) -> str:
@@ -91,7 +126,7 @@ def translate_query(settings: Settings, query: str, llm: Any, bridge: Bridge | N
     cfg = settings.llm
     llm_id = f"{cfg.provider}|{cfg.base_url or cfg.azure_endpoint or ''}|{cfg.chat_model}"
     key = content_hash("query-translation", user, llm_id, prompt.sha, cfg.temperature, length=24)
-    cache = JsonlCache(OutDir(settings.out_dir).journal_path("query"))
+    cache = QueryCache(OutDir(settings.out_dir).journal_path("query"))
     hit = cache.get(key)
     if isinstance(hit, dict) and hit.get("texts"):
         return TranslatedQuery(list(hit["texts"]), cached=True)

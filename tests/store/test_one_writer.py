@@ -50,6 +50,7 @@ READERS = {
     "mock-llm",
     "batch status",
     "eval retrieval",
+    "eval answers",  # like ask: only the query-translation cache (shared, no lock needed)
     "glossary",
     "check",
     "completion",
