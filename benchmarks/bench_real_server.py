@@ -94,6 +94,7 @@ def run() -> str:
                 "DIGEST_USER_DIR": str(work / "user"),
                 "XDG_CONFIG_HOME": str(work / "xdg"),
                 "DIGEST_ENV_FILE": "",
+                "DIGEST_TRANSLATE__MEMORY_FILES": "[]",  # the model translates: no shipped memory
             }
         )
         out = work / "out"
