@@ -8,6 +8,7 @@ slugs (they are stored in ``metadata.jsonl``); ``label()`` gives the display nam
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class Topic(StrEnum):
@@ -110,3 +111,16 @@ def parse_topic(value: str) -> Topic:
         if key in (t.value, t.name.casefold(), name.casefold().replace(" ", "_")):
             return t
     raise ValueError(f"unknown topic {value!r}; choose one of: {', '.join(t.value for t in Topic)}")
+
+
+def hit_facts(h: Any) -> list[str]:
+    """A search hit's facts as shown to a reader (terminal, Markdown, the serve page): date,
+    votes, topic and match."""
+    facts = [str(h.date)] if h.date else []
+    if h.votes is not None:
+        facts.append(f"{h.votes} vote" + ("" if h.votes == 1 else "s"))
+    if h.topic:
+        facts.append(label(h.topic))
+    if h.relevance is not None:
+        facts.append(f"match {round(h.relevance * 100)}%")
+    return facts

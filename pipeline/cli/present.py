@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..records import Hit
-from ..taxonomy import label
+from ..taxonomy import hit_facts
 from ..text.markdown import md_escape, md_url
 
 SEARCH_FORMATS = ("table", "json", "jsonl", "md")
@@ -21,17 +21,6 @@ def terminal_width() -> int | None:
     if not sys.stdout.isatty():
         return None
     return max(40, shutil.get_terminal_size((100, 24)).columns)
-
-
-def _facts(h: Hit) -> list[str]:
-    facts = [str(h.date)] if h.date else []
-    if h.votes is not None:
-        facts.append(f"{h.votes} vote" + ("" if h.votes == 1 else "s"))
-    if h.topic:
-        facts.append(label(h.topic))
-    if h.relevance is not None:
-        facts.append(f"match {round(h.relevance * 100)}%")
-    return facts
 
 
 def _wrap(text: str, width: int | None, first: str, rest: str) -> list[str]:
@@ -56,7 +45,7 @@ def hits_table(hits: list[Hit], width: int | None) -> str:
         if i > 1:
             lines.append("")
         lines += _wrap(h.title, width, f"{i}.".rjust(pad - 1) + " ", indent)
-        facts = " · ".join(_facts(h) + ([h.url] if h.url else []))
+        facts = " · ".join(hit_facts(h) + ([h.url] if h.url else []))
         lines += _wrap(facts, width, indent, indent)
         if h.tldr:
             lines += _wrap(h.tldr, width, indent + "TL;DR: ", indent)
@@ -71,7 +60,7 @@ def hits_markdown(hits: list[Hit]) -> str:
         title = md_escape(h.title)
         head = f"{i}. **[{title}]({md_url(h.url)})**" if h.url else f"{i}. **{title}**"
         out.append(head + "  ")
-        facts = md_escape(" · ".join(_facts(h)))
+        facts = md_escape(" · ".join(hit_facts(h)))
         out.append(f"   {facts}" + ("  " if h.tldr else ""))
         if h.tldr:
             out.append(f"   TL;DR: {md_escape(h.tldr)}")

@@ -11,23 +11,12 @@ import jinja2
 
 from ..errors import ConfigError
 from ..records import Answer, Hit
-from ..taxonomy import label
+from ..taxonomy import hit_facts
 from ..text.urls import arxiv_abs_url
 
 TEMPLATE = "serve.html.j2"
 # the page runs nothing and loads nothing but itself (inline styles, links out are plain <a>)
 CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-
-
-def _facts(h: Hit) -> list[str]:
-    facts = [str(h.date)] if h.date else []
-    if h.votes is not None:
-        facts.append(f"{h.votes} vote" + ("" if h.votes == 1 else "s"))
-    if h.topic:
-        facts.append(label(h.topic))
-    if h.relevance is not None:
-        facts.append(f"match {round(h.relevance * 100)}%")
-    return facts
 
 
 class Page:
@@ -57,7 +46,7 @@ class Page:
     ) -> str:
         shown: Any = None
         if hits is not None:
-            shown = [{"title": h.title, "url": h.url, "tldr": h.tldr, "facts": _facts(h)} for h in hits]
+            shown = [{"title": h.title, "url": h.url, "tldr": h.tldr, "facts": hit_facts(h)} for h in hits]
         answered: Any = None
         if answer is not None:
             answered = {
