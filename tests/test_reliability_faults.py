@@ -143,3 +143,27 @@ def test_enrich_survives_two_bad_replies_in_a_row(tmp_path: Path):
     assert report.requests == len(entries) + 2
     assert llm.meter.snapshot()["invalid_replies"] == 2
     assert all(m["llm_status"] == "ok" for m in _jsonl(tmp_path / "metadata.jsonl"))
+
+
+def test_a_model_that_cannot_do_the_task_does_not_stop_the_run(tmp_path: Path):
+    """The endpoint answers, but every reply repeats the prompt (a tiny model, a server without
+    a chat template): translate fails as a whole, yet the run goes on -- enrich, index and the
+    newsletter run on what there is, every section kept in Korean with why, exit 4 with a
+    summary saying so and how to resume.  (An endpoint that never answers stops the run: see
+    the test above.)"""
+    out = tmp_path / "out"
+    code, output = _run(out, "adversarial=echo")
+    assert code == 4, output
+    assert "error:" not in output and "the run stopped" not in output
+    went_on = re.search(r"^went on +translate (stopped|failed): .*; the endpoint answered but no reply was usable", output, re.M)
+    assert went_on, output
+    for stage in ("enrich", "index", "newsletter"):
+        assert re.search(rf"^{stage} +", output, re.M), output
+    assert "Traceback" not in output
+    entries = _jsonl(out / "entries.jsonl")
+    translations = _jsonl(out / "translations.jsonl")
+    assert len(translations) == 143 and all(t["flags"][0].startswith("untranslated: ") for t in translations)
+    assert len(_jsonl(out / "metadata.jsonl")) == len(entries)
+    assert len(OutDir(out).load_index_docs()) == len(entries)
+    assert list((out / "newsletter").glob("*.html"))
+    assert "left: translate: 143 sections not translated" in output

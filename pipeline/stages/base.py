@@ -161,6 +161,7 @@ class AbortPolicy:
         self.in_a_row = 0
         self.ok = 0
         self.failures = 0
+        self.answered = 0  # failed jobs whose endpoint answered (the reply was unusable)
         self.last: DigestError | None = None
         self.fatal: ConfigError | None = None
         self.stopped: str | None = None  # why the rest was not sent
@@ -181,12 +182,15 @@ class AbortPolicy:
         self.in_a_row = 0
         self.ok += 1
 
-    def failed(self, exc: BaseException) -> DigestError:
-        """Record a failed job; returns the error to report for it."""
+    def failed(self, exc: BaseException, *, answered: bool = False) -> DigestError:
+        """Record a failed job; returns the error to report for it.  ``answered``: the endpoint
+        answered, but no reply was usable (the model cannot do the task), as opposed to a
+        request that failed (endpoint down, HTTP errors, timeouts)."""
         # an unexpected exception is named by its type only: its text may hold request data
         err = exc if isinstance(exc, DigestError) else LLMError(f"LLM call failed: {type(exc).__name__}")
         self.in_a_row += 1
         self.failures += 1
+        self.answered += answered
         self.last = err
         if isinstance(err, ConfigError):
             self.fatal = self.fatal or err
@@ -197,6 +201,12 @@ class AbortPolicy:
     @property
     def every_request_failed(self) -> bool:
         return self.last is not None and not self.ok
+
+    @property
+    def endpoint_works(self) -> bool:
+        """Did the endpoint answer at all (a usable reply, or an unusable one)?  When it did,
+        a later stage can still go on; when every request failed, it would fail the same way."""
+        return bool(self.ok or self.answered)
 
     def raise_if_fatal(self, saved: int) -> None:
         """After the jobs: a bad setting stops the stage with a clean error (exit 2)."""

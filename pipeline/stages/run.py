@@ -33,9 +33,10 @@ class RunReport:
     usage: dict[str, Any] = field(default_factory=dict)
     next_steps: list[str] = field(default_factory=list)  # where to look when the run is done
     lefts: list[str] = field(default_factory=list)  # what each stage left to do
-    failure: str = ""  # the first stage that failed as a whole, and why
+    failures: dict[str, str] = field(default_factory=dict)  # stages that failed as a whole, and why
     stopped_at: str = ""  # the stage that stopped the run early (endpoint down, cost limit)
     not_run: list[str] = field(default_factory=list)
+    went_on: list[str] = field(default_factory=list)  # stages that failed, after which the run went on
 
     def add(self, stage: str, stage_report: Report) -> None:
         self.summaries[stage] = stage_report.summary()
@@ -43,7 +44,13 @@ class RunReport:
         left = getattr(stage_report, "left", "")
         if left:
             self.lefts.append(f"{stage}: {left}")
-        self.failure = self.failure or getattr(stage_report, "failure", "")
+        if failure := getattr(stage_report, "failure", ""):
+            self.failures[stage] = failure
+
+    @property
+    def failure(self) -> str:
+        """Why the run stopped early ("" when it ran every stage it had to)."""
+        return self.failures.get(self.stopped_at, "")
 
     @property
     def left(self) -> str:
@@ -55,9 +62,14 @@ class RunReport:
 
     def summary(self) -> str:
         lines = [f"{stage:<11} {text}" for stage, text in self.summaries.items()]
-        if self.stopped_at:
+        if self.not_run:
             lines.append(
                 f"{'stopped':<11} the run stopped after {self.stopped_at} failed; not run: {', '.join(self.not_run)}"
+            )
+        for stage in self.went_on:
+            lines.append(
+                f"{'went on':<11} {self.failures[stage]}; the endpoint answered but no reply was usable, so "
+                "the run went on with what is left flagged or in Korean"
             )
         if self.usage:
             u = self.usage
@@ -101,15 +113,28 @@ def run_all(
         for i, name in enumerate(todo):
             done[name] = steps[name]()
             report.add(name, done[name])
-            # a stage that failed as a whole (endpoint down, cost limit): the next would too
-            if getattr(done[name], "failure", "") and todo[i + 1 :]:
-                report.stopped_at, report.not_run = name, todo[i + 1 :]
-                break
+            if not getattr(done[name], "failure", ""):
+                continue
+            if todo[i + 1 :] and not stops_the_run(done[name]):
+                report.went_on.append(name)
+                continue
+            report.stopped_at, report.not_run = name, todo[i + 1 :]
+            break
         report.usage = llm.meter.snapshot()
     news = done.get("newsletter")
     if isinstance(news, NewsletterReport) and news.paths:
         report.next_steps = next_steps(settings, news.paths, parsed.entries, asked="index" in done)
     return report
+
+
+def stops_the_run(stage_report: Report) -> bool:
+    """After a stage that failed as a whole, would the next stages fail too?  Yes when the cost
+    limit stopped it, or when the endpoint never answered (down, refusing every request).  No
+    when it answered but no reply was usable (a model too small for the task): the later stages
+    still index and publish what there is, with the rest flagged or left in Korean."""
+    if getattr(stage_report, "cost_stop", False):
+        return True
+    return not getattr(stage_report, "endpoint_works", False)
 
 
 def next_steps(
@@ -128,6 +153,10 @@ def next_steps(
         flags = []
         if settings.llm.provider == "mock":
             flags.append("--llm mock")
+        elif settings.llm.preset:
+            flags.append(f"--preset {settings.llm.preset}")
+        elif settings.llm.base_url:
+            flags.append(f"--llm {settings.llm.provider} --base-url {shlex.quote(settings.llm.base_url)}")
         if settings.out_dir != Path("outputs"):
             flags.append(f"--out {shlex.quote(str(settings.out_dir))}")
         question = shlex.quote(f"Which paper introduces {name}?")

@@ -65,8 +65,8 @@ def first_run(endpoint: str, work: Path, out: Path) -> Result:
 @pytest.fixture(scope="module")
 def finished(first_run: Result, endpoint: str, work: Path, out: Path) -> list[Result]:
     """The stages the first run did not reach, each by its own command.  ``digest run`` stops
-    after a stage whose every request failed (README, failure policy: exit 4, ``not run:
-    enrich, index, newsletter``); with a tiny model and a one-section digest that happens."""
+    after a stage only when the endpoint never answered (README, failure policy); a server that
+    answers, even unusably, lets the run go on, so normally this is empty."""
     m = re.search(r"^stopped\b.*?not run: ([a-z, ]+)", first_run.stdout, re.M)
     stages = [st.strip() for st in m.group(1).split(",") if st.strip()] if m else []
     llm = ["--llm", "openai", "--base-url", endpoint]
@@ -164,15 +164,15 @@ def _leftovers(out: Path, summary: str) -> int:
 # -- the run -----------------------------------------------------------------------------------
 
 
-def test_run_with_only_a_base_url_completes(first_run: Result) -> None:
-    """Exit 0, or the documented exit 4 with a summary saying what is left and how to resume."""
+def test_run_with_only_a_base_url_completes(first_run: Result, out: Path) -> None:
+    """Every stage runs (the server answers, so no stage's failure stops the run), ending with
+    exit 0, or the documented exit 4 with a summary saying what is left and how to resume."""
     _no_traceback(first_run)
     assert first_run.returncode in (0, EXIT_LLM_FAILED), first_run.explain()
-    stopped = re.search(r"^stopped\b.*?not run: ([a-z, ]+)", first_run.stdout, re.M)
-    not_run = stopped.group(1) if stopped else ""
+    assert not re.search(r"^stopped\b", first_run.stdout, re.M), first_run.explain()
     for stage in ("parse", "translate", "enrich", "index", "newsletter", "llm"):
-        if stage not in not_run:
-            _stage_line(first_run, stage)
+        _stage_line(first_run, stage)
+    assert list((out / "newsletter").glob("*.html")), first_run.explain()
     if first_run.returncode == EXIT_LLM_FAILED:
         text = (first_run.stdout + first_run.stderr).lower()
         assert "re-run" in text or "resume" in text, first_run.explain()

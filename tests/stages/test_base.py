@@ -71,3 +71,35 @@ def test_every_stage_report_has_summary_and_exit_code() -> None:
         StatusReport(),
     ):
         assert isinstance(report.summary(), str) and isinstance(report.exit_code, int), report
+
+
+def test_abort_policy_knows_whether_the_endpoint_answered():
+    """A reply that was unusable means the endpoint works (a later stage may go on); failed
+    requests alone mean it does not (a later stage would fail the same way)."""
+    from pipeline.errors import LLMError
+    from pipeline.stages.base import AbortPolicy
+
+    down = AbortPolicy(4)
+    down.failed(LLMError("HTTP 500"))
+    down.failed(ConnectionError("refused"))
+    assert down.every_request_failed and not down.endpoint_works
+
+    unusable = AbortPolicy(4)
+    unusable.failed(LLMError("HTTP 500"))
+    unusable.failed(LLMError("no usable reply"), answered=True)
+    assert unusable.every_request_failed and unusable.endpoint_works
+
+    fine = AbortPolicy(4)
+    fine.succeeded()
+    assert fine.endpoint_works and not fine.every_request_failed
+
+
+def test_the_run_stops_only_when_the_next_stage_would_fail_too():
+    from types import SimpleNamespace
+
+    from pipeline.stages.run import stops_the_run
+
+    assert stops_the_run(SimpleNamespace(failure="x", cost_stop=True, endpoint_works=True))
+    assert stops_the_run(SimpleNamespace(failure="x", cost_stop=False, endpoint_works=False))
+    assert not stops_the_run(SimpleNamespace(failure="x", cost_stop=False, endpoint_works=True))
+    assert stops_the_run(SimpleNamespace(failure="x"))  # a stage that cannot tell: stop

@@ -50,6 +50,7 @@ class EnrichReport:
     stopped: str = ""  # why the stage stopped early
     cost_stop: bool = False
     all_failed: str = ""  # every request failed: the last error
+    endpoint_works: bool = True  # the endpoint answered (usably or not): later stages may go on
     shortened: int = 0  # papers shortened to fit the model's context window
     rejected_values: int = 0
     english_inputs: int = 0
@@ -222,7 +223,9 @@ def _run_llm(
             return
         flags = failure_flags(res)
         reason = "; ".join(res.errors)[:300]
-        policy.failed(LLMError(f"no usable reply in {asked.requests} requests ({', '.join(flags)})"))
+        policy.failed(
+            LLMError(f"no usable reply in {asked.requests} requests ({', '.join(flags)})"), answered=True
+        )
         log.warning(
             "enrich %s: %s after %d requests: %s", job.entry.id, ", ".join(flags), asked.requests, reason
         )
@@ -263,6 +266,7 @@ def _run_llm(
     report.cost_stop = budget.halted is not None and not policy.stopped_early
     if policy.every_request_failed and policy.last is not None:
         report.all_failed = str(policy.last)
+    report.endpoint_works = policy.endpoint_works
 
 
 def _failed(meta: Metadata, report: EnrichReport, flags: list[str]) -> None:

@@ -26,6 +26,7 @@ class TranslateReport:
     stopped: str = ""  # why the stage stopped early (abort policy, cost limit)
     cost_stop: bool = False
     all_failed: str = ""  # every request failed: the last error
+    endpoint_works: bool = True  # the endpoint answered (usably or not): later stages may go on
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -104,6 +104,7 @@ def _send_all(
     report.cost_stop = budget.halted is not None and not policy.stopped_early
     if policy.every_request_failed and policy.last is not None:
         report.all_failed = str(policy.last)
+    report.endpoint_works = policy.endpoint_works
 
 
 def _run(
@@ -138,7 +139,7 @@ def _run(
                 policy.succeeded()
             elif any(r.tried for r in results.values()):  # no usable reply at all
                 reason = next(r.flags[0] for r in results.values() if r.tried and r.flags)
-                policy.failed(LLMError(reason.removeprefix("untranslated: ")))
+                policy.failed(LLMError(reason.removeprefix("untranslated: ")), answered=True)
         fresh.update(results)
         report.saved += journal_results(work.journal, results, model)
         for seg in batch:
