@@ -155,7 +155,11 @@ def test_a_model_that_cannot_do_the_task_does_not_stop_the_run(tmp_path: Path):
     code, output = _run(out, "adversarial=echo")
     assert code == 4, output
     assert "error:" not in output and "the run stopped" not in output
-    went_on = re.search(r"^went on +translate (stopped|failed): .*; the endpoint answered but no reply was usable", output, re.M)
+    went_on = re.search(
+        r"^went on +translate (stopped|failed): .*; the endpoint answered but no reply was usable",
+        output,
+        re.M,
+    )
     assert went_on, output
     for stage in ("enrich", "index", "newsletter"):
         assert re.search(rf"^{stage} +", output, re.M), output
