@@ -1,8 +1,9 @@
 """Translate (and enrich) against a REAL local LLM server: llama.cpp's OpenAI-compatible
 server with Gemma 3 270M (Q4_K_M), started here on a free loopback port.
 
-The pipeline is run as a newcomer would: ``digest translate --llm openai --base-url URL``
-with no other setting.  Source tokens are counted by the server's own tokenizer
+The pipeline is run as a newcomer would: ``digest run DIGEST --llm openai --base-url URL``
+with no other setting (every stage: translate, enrich, index, newsletter), then the same
+command again.  Source tokens are counted by the server's own tokenizer
 (``/extras/tokenize/count``), so prompt tokens per source token compare like with like.
 
 ``DIGEST_BENCH_REAL_ENTRIES=N`` limits the run to the first N entries of digest 003 (all
@@ -68,8 +69,7 @@ class Measured:
     entries: int
     sections: int
     source_tokens: int
-    translate: tuple[subprocess.CompletedProcess[str], float]
-    enrich: tuple[subprocess.CompletedProcess[str], float]
+    run: tuple[subprocess.CompletedProcess[str], float]
     again: tuple[subprocess.CompletedProcess[str], float]
     records: list[dict]
     flags: list[str]
@@ -106,6 +106,7 @@ def run() -> str:
             entries = [json.loads(line) for line in (out / "entries.jsonl").read_text().splitlines()]
             texts = [s["text"] for e in entries for s in e["sections"]]
             llm = ["--llm", "openai", "--base-url", server.base_url, "--out", str(out)]
+            tokens = _server_tokens(server.base_url, texts)
             m = Measured(
                 scope=(
                     f"the first {len(entries)} entries of digest 003 ({len(texts)} sections)"
@@ -114,10 +115,9 @@ def run() -> str:
                 ),
                 entries=len(entries),
                 sections=len(texts),
-                source_tokens=_server_tokens(server.base_url, texts),
-                translate=_cli(["translate", *llm], env, work),
-                enrich=_cli(["enrich", *llm], env, work),
-                again=_cli(["translate", *llm], env, work),
+                source_tokens=tokens,
+                run=_cli(["run", str(source), *llm], env, work),
+                again=_cli(["run", str(source), *llm], env, work),
                 records=_jsonl(out / "translations.jsonl"),
                 flags=server.flags,
                 server_version=_version(inst.python),
@@ -148,22 +148,33 @@ def _version(python: Path) -> str:
     return out.stdout.strip() or "?"
 
 
+def _line(stage: str, text: str) -> str:
+    """The summary line of ``stage`` in a ``digest run``'s output."""
+    m = re.search(rf"^{stage} +(.*)$", text, re.M)
+    return m.group(1) if m else ""
+
+
+def _elapsed(stage: str, log: str) -> float:
+    """Seconds the stage's progress reported last (``DIGEST_PROGRESS=plain``)."""
+    found = re.findall(rf"{stage}: \S+ \w+, ([\d.]+)s elapsed", log)
+    return float(found[-1]) if found else 0.0
+
+
 def report(m: Measured) -> str:
-    (tr, tr_s), (en, en_s), (again, again_s) = m.translate, m.enrich, m.again
+    (run, run_s), (again, again_s) = m.run, m.again
     counts = {
         s: sum(1 for x in m.records if _status(x) == s) for s in ("translated", "flagged", "untranslated")
     }
-    tr_req, tr_prompt, tr_compl = (
-        _num(rf"(\d+) {w}", tr.stdout) for w in ("requests", "prompt", "completion")
-    )
-    en_req, en_prompt, en_compl = (
-        _num(rf"(\d+) {w}", en.stdout) for w in ("requests", "prompt", "completion")
-    )
+    tr, en = _line("translate", run.stdout), _line("enrich", run.stdout)
+    tr_req, tr_prompt, tr_compl = (_num(rf"(\d+) {w}", tr) for w in ("requests", "prompt", "completion"))
+    en_req, en_prompt, en_compl = (_num(rf"(\d+) {w}", en) for w in ("requests", "prompt", "completion"))
+    tr_s, en_s = _elapsed("translate", run.stderr), _elapsed("enrich", run.stderr)
     done = counts["translated"] + counts["flagged"]
-    again_req = _num(r"(\d+) requests", again.stdout)
+    again_req = _num(r"^llm +(\d+) requests", again.stdout) if re.search(r"^llm", again.stdout, re.M) else 0
+    stages = [s for s in ("parse", "translate", "enrich", "index", "newsletter") if _line(s, run.stdout)]
     lines = [
-        f"{m.scope}; `digest translate` then `digest enrich`, each with `--llm openai --base-url URL` "
-        "and no other setting (what a newcomer types).",
+        f"{m.scope}; `digest run DIGEST --llm openai --base-url URL` with no other setting (what a "
+        "newcomer types), then the same command again.",
         "",
         f"Server: llama-cpp-python {m.server_version} (`python -m llama_cpp.server`, built from source "
         f"with `-DGGML_NATIVE=OFF`), flags `{' '.join(m.flags)}`; model `gemma-3-270m-q4_k_m.gguf` "
@@ -171,32 +182,29 @@ def report(m: Measured) -> str:
         "Token counts are the server's (Gemma tokenizer), source tokens included. "
         f"Machine: {machine()}; server and client share its cores.",
         "",
-        "| stage | exit | wall time | requests | requests per item | prompt tokens | prompt / source token "
+        f"**`digest run`: exit {run.returncode} after {run_s / 60:.1f} min; stages that ran: "
+        f"{', '.join(stages)}.** The same command again: exit {again.returncode}, {again_req} requests, "
+        f"{again_s:.0f} s (a re-run retries only what failed).",
+        "",
+        "| stage | wall time | requests | requests per item | prompt tokens | prompt / source token "
         "| completion tokens | throughput |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| translate | {tr.returncode} | {tr_s / 60:.1f} min | {tr_req} | "
+        "|---|---|---|---|---|---|---|---|",
+        f"| translate | {tr_s / 60:.1f} min | {tr_req} | "
         f"{tr_req / max(m.sections, 1):.2f} per section | {tr_prompt:,} | "
         f"{tr_prompt / max(m.source_tokens, 1):.2f} ({m.source_tokens:,} source tokens) | {tr_compl:,} | "
         f"**{done / max(tr_s / 60, 1e-9):.1f} sections/min** (translated or flagged) |",
-        f"| enrich | {en.returncode} | {en_s / 60:.1f} min | {en_req} | "
+        f"| enrich | {en_s / 60:.1f} min | {en_req} | "
         f"{en_req / max(m.entries, 1):.2f} per entry | {en_prompt:,} | — | {en_compl:,} | "
         f"{m.entries / max(en_s / 60, 1e-9):.1f} entries/min |",
         "",
         f"Sections: **{counts['translated']} translated, {counts['flagged']} flagged, "
-        f"{counts['untranslated']} not translated** (of {m.sections}). "
-        f"`translate` again on the same folder: {again_req} requests, "
-        f"{again_s:.1f} s.",
+        f"{counts['untranslated']} not translated** (of {m.sections}).",
         "",
-        "The commands' summaries:",
+        "The first run's summary:",
         "",
         "```",
-        *(f"translate: {ln}" for ln in tr.stdout.strip().splitlines()[-4:]),
-        *(f"enrich:    {ln}" for ln in en.stdout.strip().splitlines()[-4:]),
-        *(
-            f"stderr:    {ln}"
-            for ln in (tr.stderr + en.stderr).strip().splitlines()
-            if ln.startswith("error")
-        ),
+        *(ln for ln in run.stdout.strip().splitlines() if ln.strip()),
+        *(f"stderr: {ln}" for ln in run.stderr.strip().splitlines() if ln.startswith("error")),
         "```",
     ]
     return "\n".join(lines)

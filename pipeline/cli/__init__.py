@@ -13,24 +13,31 @@ from ..errors import DigestError, Interrupted
 from ..logsafe import install_redaction
 from .output import ARGV_KEY, interrupted, own_process
 
-COMMAND_MODULES = (
-    "core",
-    "llm",
-    "doctor",
-    "translate",
-    "enrich",
-    "retrieval",
-    "search",
-    "ask",
-    "newsletter",
-    "serve",
-    "batch",
-    "run",
-    "keys",
-    "logs",
-    "completion",
-    "check",
-)
+# command -> the module of this package that defines it (in its COMMANDS).  A command's
+# module is imported only when that command runs: `digest search` does not pay for the LLM
+# stages' imports.  tests/cli/test_help_and_completion.py checks this table against the modules.
+COMMANDS_IN = {
+    "config": "core",
+    "parse": "core",
+    "mock-llm": "llm",
+    "models": "llm",
+    "doctor": "doctor",
+    "translate": "translate",
+    "glossary": "translate",
+    "enrich": "enrich",
+    "index": "retrieval",
+    "eval": "retrieval",
+    "search": "search",
+    "ask": "ask",
+    "newsletter": "newsletter",
+    "serve": "serve",
+    "batch": "batch",
+    "run": "run",
+    "keys": "keys",
+    "logs": "logs",
+    "completion": "completion",
+    "check": "check",
+}
 
 
 class DigestGroup(click.Group):
@@ -40,6 +47,24 @@ class DigestGroup(click.Group):
     def __call__(self, *args: object, **kwargs: object) -> object:
         own_process()  # `digest` / `python -m pipeline` (a test's CliRunner calls main())
         return super().__call__(*args, **kwargs)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS_IN))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS_IN:
+            self._load(COMMANDS_IN[cmd_name])
+        return self.commands.get(cmd_name)
+
+    def load_all(self) -> dict[str, click.Command]:
+        """Every command (help listings, tests that walk the command tree)."""
+        for module in dict.fromkeys(COMMANDS_IN.values()):
+            self._load(module)
+        return self.commands
+
+    def _load(self, module: str) -> None:
+        for cmd in getattr(importlib.import_module(f"{__name__}.{module}"), "COMMANDS", ()):
+            self.add_command(cmd)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta[ARGV_KEY] = list(args)  # for "to resume, run again: digest ..."
@@ -112,9 +137,3 @@ def setup_logging(level: int) -> None:
     ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     install_redaction()
-
-
-for _name in COMMAND_MODULES:
-    _mod = importlib.import_module(f"{__name__}.{_name}")
-    for _cmd in getattr(_mod, "COMMANDS", ()):
-        main.add_command(_cmd)

@@ -19,7 +19,7 @@ EXTRA_ARGS = {"search": ["agents"], "newsletter": ["--llm", "mock", "--no-intro"
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     out = []
-    for name, cmd in group.commands.items():
+    for name, cmd in (group.load_all() if hasattr(group, "load_all") else group.commands).items():
         if isinstance(cmd, click.Group):
             out.extend(_commands(cmd, (*prefix, name)))
         elif {"since", "until"} <= {p.name for p in cmd.params}:

@@ -85,3 +85,33 @@ def test_completion_completes_commands_choices_and_options() -> None:
 def test_unknown_shell_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["completion", "powershell"])
     assert result.exit_code == 2 and "bash" in result.output
+
+
+def test_the_lazy_command_table_matches_the_modules() -> None:
+    """``COMMANDS_IN`` names, for every command, the module whose COMMANDS define it; a command
+    missing from the table, or named in the wrong module, would be unreachable."""
+    import importlib
+    import pkgutil
+
+    import pipeline.cli as cli
+
+    defined = {}
+    for info in pkgutil.iter_modules(cli.__path__):
+        module = importlib.import_module(f"pipeline.cli.{info.name}")
+        for cmd in getattr(module, "COMMANDS", ()):
+            defined[cmd.name] = info.name
+    assert defined == cli.COMMANDS_IN
+
+
+def test_a_search_imports_no_llm_stage() -> None:
+    """`digest search` loads only its own command module, not translate's or enrich's."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pipeline.cli import main; main.get_command(None, 'search'); "
+        "print(sorted(m for m in sys.modules if m.startswith('pipeline.cli.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pipeline.cli.search" in out
+    assert "pipeline.cli.translate" not in out and "pipeline.cli.enrich" not in out

@@ -69,7 +69,7 @@ READERS = {
 
 def _command_paths(group: click.Group, prefix: str = "") -> list[str]:
     out = []
-    for name, cmd in group.commands.items():
+    for name, cmd in (group.load_all() if hasattr(group, "load_all") else group.commands).items():
         path = f"{prefix}{name}"
         out.extend(_command_paths(cmd, path + " ") if isinstance(cmd, click.Group) else [path])
     return out
