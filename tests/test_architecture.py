@@ -28,6 +28,7 @@ MAX_LINES = 360
 # commands import their stage when run, so `digest --help` stays fast.
 LAZY_TARGETS = {
     "pipeline.llm.client": "the openai SDK (~2 s to import); ask and intros need it only to call",
+    "pipeline.retrieval.embeddings": "chromadb (0.5-1.4 s to import); a search over the vector copy never needs it",
 }
 LAZY_IMPORTERS_PREFIX = "pipeline.cli."
 

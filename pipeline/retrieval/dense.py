@@ -1,5 +1,7 @@
 """Dense retrieval: the Chroma store of the index (embedded in ``OUT/chroma``, or a server at
-``index.chroma_url``) and the retriever that queries it with the query's embedding."""
+``index.chroma_url``) and the retriever that queries it with the query's embedding; or,
+for an embedded index small enough, the chunk vectors' own copy (``dense_vectors.py``),
+which a search reads without importing chromadb."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..records import IndexDoc
 from ..settings import Settings
+from ..store.docstore import read_state
 from ..store.layout import OutDir
 from .base import RetrieverQuery
-from .embeddings import collection_name, embedding_function
+from .dense_vectors import VectorCopy, build_copy
+from .embedder import collection_name, embedder
 
 CHUNKER_VERSION = "sections-v1"  # part of the collection name: a new chunker, a new collection
 
@@ -97,16 +101,29 @@ class DenseRanking:
 
 
 class DenseRetriever:
-    """The query's embedding against the chunks' embeddings; a document ranks by its best chunk."""
+    """The query's embedding against the chunks' embeddings; a document ranks by its best chunk.
+    Reads the vector copy when the index has one for these embedding settings, else Chroma."""
 
     name = "dense"
 
     def __init__(self, settings: Settings, docs: Sequence[IndexDoc], llm: Any = None) -> None:
-        self.ef = embedding_function(settings, llm)
-        self.collection = get_collection(settings, open_client(settings), self.ef, create=False)
-        self.n_chunks = self.collection.count()
+        self.embed = embedder(settings, llm)
         self.docs = docs
         self._by_id: dict[str, int] | None = None  # for a plain list of documents
+        meta = getattr(docs, "meta", None)
+        info = meta(f"retriever:{self.name}") if meta is not None and not settings.index.chroma_url else None
+        self.copy = VectorCopy.open(
+            OutDir(settings.out_dir), info, collection_name(settings, CHUNKER_VERSION), len(docs)
+        )
+        self.collection: Any = None
+        self.n_chunks = len(self.copy) if self.copy is not None else 0
+        if self.copy is None:
+            from .embeddings import embedding_function  # chromadb: only when Chroma is asked
+
+            self.collection = get_collection(
+                settings, open_client(settings), embedding_function(settings, llm), create=False
+            )
+            self.n_chunks = self.collection.count()
 
     def positions(self, entry_ids: list[str]) -> dict[str, int]:
         """Document positions of these entries (only those the index documents hold)."""
@@ -118,11 +135,22 @@ class DenseRetriever:
         return {e: self._by_id[e] for e in entry_ids if e in self._by_id}
 
     @classmethod
-    def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> None:
-        """Nothing: the index stage itself writes the vectors."""
+    def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> dict[str, Any] | None:
+        """The vector copy of an embedded index (the index stage has written the vectors to
+        Chroma already); None for a Chroma server."""
+        if settings.index.chroma_url:
+            return None
+        from .embeddings import embedding_function
+
+        out = OutDir(settings.out_dir)
+        collection = get_collection(
+            settings, open_client(settings), embedding_function(settings), create=False
+        )
+        current = read_state(out.index_db_path)[1].get(f"retriever:{cls.name}")
+        return build_copy(out, collection, [list(d.chunks) for d in docs], current)
 
     def warm_up(self) -> None:
-        self.ef(["warm up"])
+        self.embed(["warm up"])
 
     def rank(
         self,
@@ -134,7 +162,9 @@ class DenseRetriever:
         text = RetrieverQuery.of(query).text
         if not self.n_chunks or not allowed.any() or not text.strip():
             return DenseRanking([], {})
-        vector = self.ef.embed_query([text])[0]  # type: ignore[attr-defined]
+        vector = self.embed([text])[0]
+        if self.copy is not None:  # exact, over every chunk; `allowed` already holds the filters
+            return DenseRanking(*self.copy.rank(vector, allowed, depth))
         res = self.collection.query(
             query_embeddings=[vector],
             n_results=min(self.n_chunks, max(2 * depth, 60)),

