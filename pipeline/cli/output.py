@@ -11,11 +11,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from ..stages.base import Report
+if TYPE_CHECKING:
+    from ..stages.base import Report
 
 ARGV_KEY = "digest.argv"  # click context meta: the command line as given
 _OWN_PROCESS = threading.Event()  # set when `digest` runs as the program (not in a test's runner)

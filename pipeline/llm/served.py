@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import httpx
-
 from ..store.layout import OutDir
 from .capabilities import CapabilityStore
 from .presets import is_official_openai, preset_values
@@ -32,6 +30,8 @@ def served_models(settings: Settings, timeout: float = 5.0) -> list[str] | None:
     cached = CapabilityStore(OutDir(settings.out_dir).capabilities_path).served_models(cfg.base_url)
     if cached:
         return cached
+    import httpx  # here: a command whose endpoint needs no lookup does not pay for importing it
+
     headers = {"Authorization": f"Bearer {cfg.api_key.get_secret_value()}"} if cfg.api_key else {}
     try:
         resp = httpx.get(cfg.base_url + "/models", headers=headers, timeout=timeout)
