@@ -214,6 +214,22 @@ class AbortPolicy:
             raise ConfigError(f"{self.fatal} -- fix the setting, then re-run: {saved_note(saved)}")
 
 
+def stage_failure(stage: str, stopped: str, all_failed: str, saved: int, unit: str) -> str:
+    """Why an LLM stage failed as a whole ("" when it did not): it stopped early, or every
+    request failed; and whether anything was saved."""
+    why = stopped or (f"failed: every request failed (last: {all_failed})" if all_failed else "")
+    return f"{stage} {why} -- {saved_note(saved, unit)}" if why else ""
+
+
+def record_usage(report: Any, before: dict[str, Any], after: dict[str, Any], settings: Settings) -> None:
+    """Set ``report``'s requests, prompt and completion tokens and cost: what the LLM client's
+    meter counted between the ``before`` and ``after`` snapshots (the stage's own spending)."""
+    report.requests = after["requests"] - before["requests"]
+    report.prompt_tokens = after["prompt_tokens"] - before["prompt_tokens"]
+    report.completion_tokens = after["completion_tokens"] - before["completion_tokens"]
+    report.cost = estimate_cost(report.prompt_tokens, report.completion_tokens, settings.llm)
+
+
 def saved_note(saved: int, unit: str = "results") -> str:
     """Says whether the run saved anything: "finished work is saved" only when it did."""
     if saved:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -30,3 +31,13 @@ def make_retrieval_out(
     if build_index:
         index_stage(settings)
     return settings
+
+
+def change_translation(out: Path, line: int, text: str) -> None:
+    """Rewrite the English of one section (line ``line`` of ``translations.jsonl``)."""
+    path = out / "translations.jsonl"
+    lines = path.read_text().splitlines()
+    rec = json.loads(lines[line])
+    rec["text"] = text
+    lines[line] = json.dumps(rec)
+    path.write_text("\n".join(lines) + "\n")

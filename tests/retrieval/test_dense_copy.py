@@ -19,7 +19,7 @@ from pipeline.stages.index import index_stage
 from pipeline.store.docstore import DocStore
 from pipeline.store.layout import OutDir
 from tests.paths import ROOT
-from tests.retrieval.helpers import make_retrieval_out
+from tests.retrieval.helpers import change_translation, make_retrieval_out
 
 QUERIES = [
     "web agents with a world model",
@@ -62,12 +62,7 @@ def test_the_copy_holds_chromas_vectors_and_follows_a_reindex(tmp_path):
     first = OutDir(tmp_path).open_index_docs().meta("retriever:dense")["dir"]
 
     # change one translation, drop one entry: the copy follows, the old one is removed
-    path = tmp_path / "translations.jsonl"
-    lines = path.read_text().splitlines()
-    rec = json.loads(lines[5])
-    rec["text"] = "It couples web agents with a learned world model of page transitions."
-    lines[5] = json.dumps(rec)
-    path.write_text("\n".join(lines) + "\n")
+    change_translation(tmp_path, 5, "It couples web agents with a learned world model of page transitions.")
     entries = (tmp_path / "entries.jsonl").read_text().splitlines()
     (tmp_path / "entries.jsonl").write_text("\n".join(entries[:-1]) + "\n")
     index_stage(settings)

@@ -18,14 +18,22 @@ from typing import Any
 from ...batch.ledger import warn_pending
 from ...errors import CostLimitError, Interrupted, LLMError
 from ...llm.client import LLM, make_llm
-from ...llm.usage import estimate_cost
 from ...progress import Progress
 from ...records import Metadata
 from ...settings import Settings
 from ...store.jsonl import write_jsonl_atomic
 from ...store.layout import OutDir
 from ...store.lock import output_lock
-from ..base import AbortPolicy, Estimate, JobOutcome, JobSkipped, estimate_requests, run_jobs, saved_note
+from ..base import (
+    AbortPolicy,
+    Estimate,
+    JobOutcome,
+    JobSkipped,
+    estimate_requests,
+    record_usage,
+    run_jobs,
+    stage_failure,
+)
 from ..budget import Budget
 from .ask import Asked, Enricher, schema_tokens
 from .engine import failure_flags, merge_llm
@@ -81,10 +89,7 @@ class EnrichReport:
     def failure(self) -> str:
         """Why the stage failed as a whole ("" when it did not): stopped early, or every
         request failed; and whether anything was saved."""
-        why = self.stopped or (
-            f"failed: every request failed (last: {self.all_failed})" if self.all_failed else ""
-        )
-        return f"enrich {why} -- {saved_note(self.saved, 'entries')}" if why else ""
+        return stage_failure("enrich", self.stopped, self.all_failed, self.saved, "entries")
 
     def summary(self) -> str:
         if self.dry_run:
@@ -249,12 +254,8 @@ def _run_llm(
                 f"{len(jobs) - report.saved} left; the requests in flight were abandoned"
             ) from None
         finally:
-            after = llm.meter.snapshot()
-            report.requests = after["requests"] - before["requests"]
-            report.prompt_tokens = after["prompt_tokens"] - before["prompt_tokens"]
-            report.completion_tokens = after["completion_tokens"] - before["completion_tokens"]
-            report.cost = estimate_cost(report.prompt_tokens, report.completion_tokens, settings.llm)
-            report.usage = after
+            report.usage = after = llm.meter.snapshot()
+            record_usage(report, before, after, settings)
     policy.raise_if_fatal(report.saved)
     for job in jobs:
         if job.key not in attempted:  # never sent: the stage stopped first

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import CostLimitError, LLMError
-from ..base import saved_note
+from ..base import stage_failure
 
 
 @dataclass
@@ -73,10 +73,7 @@ class TranslateReport:
     def failure(self) -> str:
         """Why the stage failed as a whole ("" when it did not): stopped early, or every
         request failed; and whether anything was saved."""
-        why = self.stopped or (
-            f"failed: every request failed (last: {self.all_failed})" if self.all_failed else ""
-        )
-        return f"translate {why} -- {saved_note(self.saved, 'segments')}" if why else ""
+        return stage_failure("translate", self.stopped, self.all_failed, self.saved, "segments")
 
     def summary(self) -> str:
         if self.dry_run:

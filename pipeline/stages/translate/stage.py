@@ -19,7 +19,6 @@ import logging
 from ...batch.ledger import warn_pending
 from ...errors import Interrupted, LLMError
 from ...llm.client import LLM, make_llm
-from ...llm.usage import estimate_cost
 from ...progress import Progress
 from ...records import SectionTranslation
 from ...settings import SEEDS_MEMORY, Settings
@@ -28,7 +27,15 @@ from ...store.jsonl import content_hash, write_jsonl_atomic
 from ...store.layout import OutDir
 from ...store.lock import output_lock
 from ...text.segments import Segment, join_parts
-from ..base import AbortPolicy, Estimate, JobOutcome, JobSkipped, estimate_requests, run_jobs
+from ..base import (
+    AbortPolicy,
+    Estimate,
+    JobOutcome,
+    JobSkipped,
+    estimate_requests,
+    record_usage,
+    run_jobs,
+)
 from ..budget import Budget
 from .engine import SegResult, Translator
 from .plan import SectionPlan, Work, cached_result, fit_to_endpoint, journal_results, plan_work
@@ -91,13 +98,10 @@ def _send_all(
         ) from None
     finally:
         after = llm.meter.snapshot()
-        report.requests = after["requests"] - before["requests"]
-        report.prompt_tokens = after["prompt_tokens"] - before["prompt_tokens"]
-        report.completion_tokens = after["completion_tokens"] - before["completion_tokens"]
+        record_usage(report, before, after, settings)
         report.http_retries = after["retries"] - before["retries"]
         report.regroups, report.fix_retries = translator.regroups, translator.fix_retries
         report.gave_up = translator.gave_up
-        report.cost = estimate_cost(report.prompt_tokens, report.completion_tokens, settings.llm)
     policy.raise_if_fatal(report.saved)
     report.failed_batches = policy.failures
     report.stopped = policy.stopped_early and f"stopped: {policy.stopped_early}" or budget.halted or ""

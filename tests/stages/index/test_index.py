@@ -17,7 +17,7 @@ from pipeline.retrieval.dense import get_collection, open_client
 from pipeline.stages.index import index_stage
 from pipeline.store.layout import OutDir
 from tests.paths import ROOT
-from tests.retrieval.helpers import make_retrieval_out
+from tests.retrieval.helpers import change_translation, make_retrieval_out
 
 CHROMA = ROOT / ".venv" / "bin" / "chroma"
 
@@ -56,12 +56,7 @@ def test_changed_entry_is_updated_and_removed_entry_deleted(tmp_path):
     before = collection_ids(settings)
 
     # change one translation, and a vote count (metadata only) of another entry
-    path = tmp_path / "translations.jsonl"
-    lines = path.read_text().splitlines()
-    rec = json.loads(lines[5])
-    rec["text"] = "It couples web agents with a learned world model of page transitions."
-    lines[5] = json.dumps(rec)
-    path.write_text("\n".join(lines) + "\n")
+    change_translation(tmp_path, 5, "It couples web agents with a learned world model of page transitions.")
     entries = [json.loads(x) for x in (tmp_path / "entries.jsonl").read_text().splitlines()]
     entries[0]["votes"] = 99
     # drop the last entry
