@@ -214,8 +214,20 @@ class _BM25Retriever:
             tokens, distinct = self.query_tokens(q.text)
             raw = self.index.scores(tokens)
         scores = np.where(allowed, raw, 0.0)
-        order = np.argsort(-scores, kind="stable")
-        return LexicalRanking([int(i) for i in order[:depth] if scores[i] > 0], self.index, distinct, weights)
+        return LexicalRanking(top_positions(scores, depth), self.index, distinct, weights)
+
+
+def top_positions(scores: np.ndarray, depth: int) -> list[int]:
+    """Positions of the ``depth`` highest positive scores, best first, ties by position: what
+    a stable sort of every score gives, in time linear in the documents (a full sort of
+    90,000 scores took longer than the rest of a warm search)."""
+    pos = np.flatnonzero(scores > 0)
+    if len(pos) > depth > 0:
+        vals = scores[pos]
+        kth = np.partition(vals, len(vals) - depth)[len(vals) - depth]  # the depth-th largest
+        pos = pos[vals >= kth]  # ties at the boundary kept, so the position order decides
+    order = pos[np.lexsort((pos, -scores[pos]))]
+    return [int(i) for i in order[: max(depth, 0)]]
 
 
 class EnglishBM25(_BM25Retriever):
