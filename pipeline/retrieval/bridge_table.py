@@ -7,8 +7,8 @@
   glosses give phrase pairs: ``미세 조정`` -> ``fine-tuning``.
 
 The table is stored in ``OUT/bridge/`` under a hash of its inputs (a query never rebuilds
-it; Korean morphological analysis of each sentence is cached by content hash, so adding
-digests analyses only the new text).  ``bridge.py`` uses it at query time.
+it; Korean morphological analysis of each sentence, and the glosses of each text, are cached
+by content hash, so adding digests analyses only the new text).  ``bridge.py`` uses it at query time.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from ..text.hangul import has_hangul
 from ..text.memory import load_memory
 from ..text.terms import mine_term_pairs
 from .align import ibm1, translation_table
+from .gloss_cache import cached_glosses
 from .lexical import tokenize_en, tokenize_ko
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,10 @@ def build_table(
     glossary: dict[str, str],
     korean_texts: Iterable[str],
     tokenize_korean: Any = tokenize_ko,
+    glosses_of: Any = None,
 ) -> BridgeTable:
-    """Align the sentence pairs both ways; add the glossary and the texts' own glosses."""
+    """Align the sentence pairs both ways; add the glossary and the texts' own glosses
+    (``glosses_of``: texts -> each one's pairs; default: mined now)."""
     ko_side: list[list[str]] = []
     en_side: list[list[str]] = []
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
@@ -129,8 +132,9 @@ def build_table(
     en_ko = translation_table(ibm1(list(zip(en_side, ko_side, strict=True))), min_prob=MIN_PROB, top=TOP)
     phrases: dict[tuple[str, str], float] = {}
     glosses: dict[str, Counter[str]] = defaultdict(Counter)
-    for text in korean_texts:
-        for ko, en in mine_term_pairs(text):
+    texts = list(korean_texts)
+    for found in glosses_of(texts) if glosses_of else map(mine_term_pairs, texts):
+        for ko, en in found:
             glosses[ko][en] += 1
     for ko, counts in glosses.items():  # a gloss the texts disagree on weighs less
         total = sum(counts.values())
@@ -191,7 +195,9 @@ def prepare_bridge(settings: Settings) -> BridgeTable | None:
             log.warning("bridge table %s unreadable (%s): rebuilding", target, exc)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = _CachedKorean(OutDir(settings.out_dir).bridge_tokens_path)
-    table = build_table(pairs, glossary, texts, tokenizer)
+    table = build_table(
+        pairs, glossary, texts, tokenizer, cached_glosses(OutDir(settings.out_dir).bridge_glosses_path)
+    )
     tokenizer.save()
     write_text_atomic(target, table.to_json())
     for old in folder.glob("table-*.json"):  # keep only the current table

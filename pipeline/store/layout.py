@@ -97,6 +97,11 @@ class OutDir:
         """Korean morphemes of each aligned sentence, by content hash (the bridge's cache)."""
         return self.root / BRIDGE / "tokens.jsonl"
 
+    @property
+    def bridge_glosses_path(self) -> Path:
+        """The ``한국어(English)`` glosses written in each Korean text, by content hash."""
+        return self.root / BRIDGE / "glosses.sqlite"
+
     def journal_path(self, stage: str) -> Path:
         """The journal (resumable cache) of one stage's LLM results."""
         return self.root / CACHE / f"{stage}.jsonl"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import ConfigError, DigestError, LLMError
-from pipeline.stages.base import AbortPolicy, JobSkipped
+from pipeline.stages.base import JobSkipped
+from pipeline.stages.policy import AbortPolicy
 
 
 def test_a_bad_setting_stops_at_once() -> None:
@@ -77,7 +78,7 @@ def test_abort_policy_knows_whether_the_endpoint_answered():
     """A reply that was unusable means the endpoint works (a later stage may go on); failed
     requests alone mean it does not (a later stage would fail the same way)."""
     from pipeline.errors import LLMError
-    from pipeline.stages.base import AbortPolicy
+    from pipeline.stages.policy import AbortPolicy
 
     down = AbortPolicy(4)
     down.failed(LLMError("HTTP 500"))

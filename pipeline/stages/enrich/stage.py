@@ -24,17 +24,9 @@ from ...settings import Settings
 from ...store.jsonl import write_jsonl_atomic
 from ...store.layout import OutDir
 from ...store.lock import output_lock
-from ..base import (
-    AbortPolicy,
-    Estimate,
-    JobOutcome,
-    JobSkipped,
-    estimate_requests,
-    record_usage,
-    run_jobs,
-    stage_failure,
-)
+from ..base import Estimate, JobOutcome, JobSkipped, estimate_requests, run_jobs
 from ..budget import Budget
+from ..policy import AbortPolicy, record_usage, stage_failure
 from .ask import Asked, Enricher, schema_tokens
 from .engine import failure_flags, merge_llm
 from .extract import extract_metadata

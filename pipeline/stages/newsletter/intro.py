@@ -25,8 +25,9 @@ from ...store.layout import OutDir
 from ...text.escape import escape_data, unescape_data
 from ...text.generated import check_generated, source_values
 from ...text.hangul import has_hangul
-from ..base import AbortPolicy, JobOutcome, JobSkipped, run_jobs
+from ..base import JobOutcome, JobSkipped, run_jobs
 from ..budget import Budget
+from ..policy import AbortPolicy
 from .model import Issue
 
 if TYPE_CHECKING:

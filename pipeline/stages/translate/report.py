@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import CostLimitError, LLMError
-from ..base import stage_failure
+from ..policy import stage_failure
 
 
 @dataclass

@@ -27,16 +27,9 @@ from ...store.jsonl import content_hash, write_jsonl_atomic
 from ...store.layout import OutDir
 from ...store.lock import output_lock
 from ...text.segments import Segment, join_parts
-from ..base import (
-    AbortPolicy,
-    Estimate,
-    JobOutcome,
-    JobSkipped,
-    estimate_requests,
-    record_usage,
-    run_jobs,
-)
+from ..base import Estimate, JobOutcome, JobSkipped, estimate_requests, run_jobs
 from ..budget import Budget
+from ..policy import AbortPolicy, record_usage
 from .engine import SegResult, Translator
 from .plan import SectionPlan, Work, cached_result, fit_to_endpoint, journal_results, plan_work
 from .report import TranslateReport
