@@ -80,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
             f"## {mod.TITLE}\n\n_{stamp}, {time.perf_counter() - t0:.0f} s to run._\n\n{body.strip()}\n\n"
         )
         print(old[name], file=sys.stderr)
-        _write(old)  # after each benchmark, so a later failure loses nothing
+        # after each benchmark, so a later failure loses nothing; merged with the file as it is
+        # now, so two benchmark runs at once keep each other's sections
+        current = _sections(OUT.read_text()) if OUT.exists() else {}
+        current[name] = old[name]
+        _write(current)
     print(f"wrote {OUT}", file=sys.stderr)
     return 0
 
