@@ -170,7 +170,7 @@ def report(m: Measured) -> str:
     en_req, en_prompt, en_compl = (_num(rf"(\d+) {w}", en) for w in ("requests", "prompt", "completion"))
     tr_s, en_s = _elapsed("translate", run.stderr), _elapsed("enrich", run.stderr)
     done = counts["translated"] + counts["flagged"]
-    again_req = _num(r"^llm +(\d+) requests", again.stdout) if re.search(r"^llm", again.stdout, re.M) else 0
+    again_req = _num(r"(?m)^llm +(\d+) requests", again.stdout)
     stages = [s for s in ("parse", "translate", "enrich", "index", "newsletter") if _line(s, run.stdout)]
     lines = [
         f"{m.scope}; `digest run DIGEST --llm openai --base-url URL` with no other setting (what a "
@@ -192,7 +192,8 @@ def report(m: Measured) -> str:
         f"| translate | {tr_s / 60:.1f} min | {tr_req} | "
         f"{tr_req / max(m.sections, 1):.2f} per section | {tr_prompt:,} | "
         f"{tr_prompt / max(m.source_tokens, 1):.2f} ({m.source_tokens:,} source tokens) | {tr_compl:,} | "
-        f"**{done / max(tr_s / 60, 1e-9):.1f} sections/min** (translated or flagged) |",
+        f"**{done / max(tr_s / 60, 1e-9):.1f} sections/min** translated or flagged "
+        f"({m.sections / max(tr_s / 60, 1e-9):.1f} sections/min settled) |",
         f"| enrich | {en_s / 60:.1f} min | {en_req} | "
         f"{en_req / max(m.entries, 1):.2f} per entry | {en_prompt:,} | — | {en_compl:,} | "
         f"{m.entries / max(en_s / 60, 1e-9):.1f} entries/min |",
