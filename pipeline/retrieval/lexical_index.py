@@ -97,6 +97,9 @@ class LexicalIndex:
         data, indices, indptr = (np.load(path / name, mmap_mode="r", allow_pickle=False) for name in _FILES)
         if len(indptr) != info["vocab"] + 1 or len(data) != len(indices) or int(indptr[-1]) != len(data):
             raise ValueError(f"{path}: arrays do not match (damaged index)")
+        # plain ndarray views of the maps (still backed by the files, read on demand): indexing
+        # a np.memmap goes through its Python subclass, several times slower per lookup
+        data, indices, indptr = (np.asarray(a) for a in (data, indices, indptr))
         return cls(data, indices, indptr, info["docs"])
 
     # -- queries --------------------------------------------------------------------------

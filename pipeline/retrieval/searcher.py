@@ -220,7 +220,16 @@ def _snippet(doc: IndexDoc, query_tokens: list[str], limit: int = 240) -> str:
         return body if len(body) <= limit else body[: limit - 1].rsplit(" ", 1)[0] + "…"
     wanted = set(query_tokens)
     lines = [line for line in doc.translated.split("\n") if line.strip()]
-    best = max(lines, key=lambda line: (len(wanted & set(tokenize_en(line))), -lines.index(line)))
+    # a line can hold a query token only if it holds the token's stem as written (the stemmer
+    # keeps a prefix of the word, or turns "-ies" into "-y"): only those lines are tokenised
+    keys = {t[:-1] if t.endswith("y") else t for t in wanted}
+    shared = [
+        (len(wanted & set(tokenize_en(line))), -i, line)
+        for i, line in enumerate(lines)
+        if any(k in line.lower() for k in keys)
+    ]
+    top = max(shared, default=(0, 0, ""))
+    best = top[2] if top[0] else lines[0]
     return best if len(best) <= limit else best[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 

@@ -28,6 +28,7 @@ using use used based new
 )
 
 
+@lru_cache(maxsize=262144)
 def stem(word: str) -> str:
     """A light, deterministic English suffix stemmer (plural, -ing, -ed, -ly) of a lower-case
     word: ``"agents"`` -> ``"agent"``, ``"improved"`` -> ``"improv"``."""
