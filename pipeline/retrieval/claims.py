@@ -210,12 +210,7 @@ class AnswerChecker:
                 self.report.removed.append(Removed(s.text, "no_supported_citation"))
             return
         values: set[float] = set().union(*(self.sources[c].values for c in supporting))
-        missing = [w for w, acc in stated_numbers(s.text) if not any(is_supported(v, values) for v in acc)]
-        if missing:
-            self.report.unsupported_numbers += [
-                m for m in missing if m not in self.report.unsupported_numbers
-            ]
-            self.report.removed.append(Removed(s.text, "number_not_in_sources"))
+        if not self._numbers_supported(s, values):
             return
         self._keep(s, tuple(supporting) if cited else (), claim=True)
 
@@ -228,14 +223,19 @@ class AnswerChecker:
             self.report.removed.append(Removed(s.text, "no_supported_citation"))
             return
         values: set[float] = set().union(*(src.values for src in self.sources.values()))
-        missing = [w for w, acc in stated_numbers(s.text) if not any(is_supported(v, values) for v in acc)]
-        if missing:
-            self.report.unsupported_numbers += [
-                m for m in missing if m not in self.report.unsupported_numbers
-            ]
-            self.report.removed.append(Removed(s.text, "number_not_in_sources"))
+        if not self._numbers_supported(s, values):
             return
         self._keep(s, (), claim=False)
+
+    def _numbers_supported(self, s: Sentence, values: set[float]) -> bool:
+        """Is every number ``s`` states among ``values``?  If not, the sentence is removed and
+        its unsupported numbers recorded."""
+        missing = [w for w, acc in stated_numbers(s.text) if not any(is_supported(v, values) for v in acc)]
+        if not missing:
+            return True
+        self.report.unsupported_numbers += [m for m in missing if m not in self.report.unsupported_numbers]
+        self.report.removed.append(Removed(s.text, "number_not_in_sources"))
+        return False
 
     def _supports(self, words: list[str], src: _Source) -> bool:
         if not words:
