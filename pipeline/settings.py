@@ -111,6 +111,9 @@ class SearchSettings(Section):
     # side through the word associations mined from the corpus's translations, and back
     bridge: bool = True
     bridge_max_sections: int = Field(8000, ge=1, le=10_000_000)  # the newest sections mined
+    # the word alignment is trained again when this share of its sections is new or gone
+    # (a day adds ~6% at 8000 sections: kept for a few days); 0: trained at every change
+    bridge_retrain_share: float = Field(0.2, ge=0, le=1)
     # with an LLM: translate the query too (cached); `digest search --translate`.  ask always does
     translate: bool = False
     translate_prompt: str = "query_translate.md"

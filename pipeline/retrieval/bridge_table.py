@@ -9,6 +9,12 @@
 The table is stored in ``OUT/bridge/`` under a hash of its inputs (a query never rebuilds
 it; Korean morphological analysis of each sentence, and the glosses of each text, are cached
 by content hash, so adding digests analyses only the new text).  ``bridge.py`` uses it at query time.
+
+The word alignment is a statistic of thousands of sentences: one more day barely moves it,
+and training it is the one part of a daily ``digest index`` that does not shrink with the
+day.  So it is kept (``OUT/bridge/alignment.json``, with the sections it was trained on) and
+trained again only when at least ``search.bridge_retrain_share`` of the sections it would
+learn from are new (or gone); the glossary and the glosses always take effect at once.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..records import Entry, SectionTranslation
 from ..settings import Settings
 from ..store.journal import JsonlCache
 from ..store.jsonl import content_hash, write_text_atomic
@@ -32,7 +39,7 @@ from ..text.memory import load_memory
 from ..text.terms import mine_term_pairs
 from .align import ibm1, translation_table
 from .gloss_cache import cached_glosses
-from .lexical import tokenize_en, tokenize_ko
+from .lexical import analyser_id, tokenize_en, tokenize_ko
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,7 @@ BRIDGE_VERSION = "bridge-v1"
 MIN_PROB = 0.2  # a translation weaker than this is noise (a word seen once spreads its mass)
 MIN_SENTENCES = 2  # a word seen in one sentence pair has no evidence for its translation
 TOP = 3  # translations kept per word
+ALIGNMENT = "alignment.json"  # the kept word alignment, in OUT/bridge/
 _KO_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _EN_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
@@ -47,12 +55,18 @@ EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 # -- the corpus's parallel text --------------------------------------------------------------
 
 
-def corpus_pairs(settings: Settings) -> list[tuple[str, str]]:
+def corpus_pairs(
+    settings: Settings,
+    entries: list[Entry] | None = None,
+    translations: list[SectionTranslation] | None = None,
+) -> list[tuple[str, str]]:
     """(Korean section, English translation) for every translated section, newest digests
-    first; the translation memory fills sections the translate stage has not done."""
+    first; the translation memory fills sections the translate stage has not done.
+    ``entries``/``translations``: already loaded (else read from the output folder)."""
     out = OutDir(settings.out_dir)
-    entries = out.load_entries()
-    translated = {(t.entry_id, t.index): t.text for t in out.load_translations() if t.text.strip()}
+    entries = out.load_entries() if entries is None else entries
+    translations = out.load_translations() if translations is None else translations
+    translated = {(t.entry_id, t.index): t.text for t in translations if t.text.strip()}
     memory = load_memory(settings.translate.memory_files)
     pairs: list[tuple[str, str]] = []
     for e in sorted(entries, key=lambda e: (str(e.date or ""), e.id), reverse=True):
@@ -106,15 +120,9 @@ def _frequent(
     return {w: row for w, row in table.items() if df[w] >= MIN_SENTENCES}
 
 
-def build_table(
-    pairs: Iterable[tuple[str, str]],
-    glossary: dict[str, str],
-    korean_texts: Iterable[str],
-    tokenize_korean: Any = tokenize_ko,
-    glosses_of: Any = None,
-) -> BridgeTable:
-    """Align the sentence pairs both ways; add the glossary and the texts' own glosses
-    (``glosses_of``: texts -> each one's pairs; default: mined now)."""
+def align_words(pairs: Iterable[tuple[str, str]], tokenize_korean: Any = tokenize_ko) -> dict[str, Any]:
+    """The word alignment of the sentence pairs, both ways (``ko_en``, ``en_ko``), the
+    spelling of each English stem (``surface``) and the number of sentence pairs."""
     ko_side: list[list[str]] = []
     en_side: list[list[str]] = []
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
@@ -123,31 +131,62 @@ def build_table(
             ko_side.append([t for t in tokenize_korean(ko) if has_hangul(t)])
             en_side.append(tokenize_en(en))
             for word in EN_WORD.findall(en):
-                stems = tokenize_en(word)
-                if len(stems) == 1:
-                    spellings[stems[0]][word.lower()] += 1
+                spellings[word.lower()][word.lower()] += 1
+    surface: dict[str, Counter[str]] = defaultdict(Counter)
+    for word, counts in spellings.items():  # each distinct word stemmed once
+        stems = tokenize_en(word)
+        if len(stems) == 1:
+            surface[stems[0]].update(counts)
     ko_df = Counter(t for toks in ko_side for t in set(toks))
     en_df = Counter(t for toks in en_side for t in set(toks))
     ko_en = translation_table(ibm1(list(zip(ko_side, en_side, strict=True))), min_prob=MIN_PROB, top=TOP)
     en_ko = translation_table(ibm1(list(zip(en_side, ko_side, strict=True))), min_prob=MIN_PROB, top=TOP)
+    return {
+        "ko_en": _frequent(ko_en, ko_df),
+        "en_ko": _frequent(en_ko, en_df),
+        "surface": {stem: counts.most_common(1)[0][0] for stem, counts in surface.items()},
+        "sentences": len(ko_side),
+    }
+
+
+def phrase_pairs(
+    glossary: dict[str, str],
+    korean_texts: Iterable[str],
+    tokenize_korean: Any = tokenize_ko,
+    glosses_of: Any = None,
+) -> list[tuple[str, str, float, list[str]]]:
+    """The glossary's pairs (binding) and the texts' own glosses (``glosses_of``: texts ->
+    each one's pairs; default: mined now), a gloss the texts disagree on weighing less."""
     phrases: dict[tuple[str, str], float] = {}
     glosses: dict[str, Counter[str]] = defaultdict(Counter)
     texts = list(korean_texts)
     for found in glosses_of(texts) if glosses_of else map(mine_term_pairs, texts):
         for ko, en in found:
             glosses[ko][en] += 1
-    for ko, counts in glosses.items():  # a gloss the texts disagree on weighs less
+    for ko, counts in glosses.items():
         total = sum(counts.values())
         for en, n in counts.items():
             phrases[(ko, en)] = round(n / total, 4)
     for ko, en in glossary.items():  # the user's glossary is binding
         phrases[(ko, en)] = 1.0
+    return sorted((k, e, w, tokenize_korean(k)) for (k, e), w in phrases.items())
+
+
+def build_table(
+    pairs: Iterable[tuple[str, str]],
+    glossary: dict[str, str],
+    korean_texts: Iterable[str],
+    tokenize_korean: Any = tokenize_ko,
+    glosses_of: Any = None,
+) -> BridgeTable:
+    """Align the sentence pairs both ways; add the glossary and the texts' own glosses."""
+    words = align_words(pairs, tokenize_korean)
     return BridgeTable(
-        ko_en=_frequent(ko_en, ko_df),
-        en_ko=_frequent(en_ko, en_df),
-        surface={stem: counts.most_common(1)[0][0] for stem, counts in spellings.items()},
-        phrases=sorted((k, e, w, tokenize_korean(k)) for (k, e), w in phrases.items()),
-        sentences=len(ko_side),
+        ko_en=words["ko_en"],
+        en_ko=words["en_ko"],
+        surface=words["surface"],
+        phrases=phrase_pairs(glossary, korean_texts, tokenize_korean, glosses_of),
+        sentences=words["sentences"],
     )
 
 
@@ -157,9 +196,10 @@ class _CachedKorean:
     def __init__(self, path: Path) -> None:
         self.cache = JsonlCache(path)
         self.new: dict[str, list[str]] = {}
+        self.analyser = analyser_id("ko")  # the cached tokens are this analyser's
 
     def __call__(self, text: str) -> list[str]:
-        key = content_hash(BRIDGE_VERSION, text, length=20)
+        key = content_hash(BRIDGE_VERSION, self.analyser, text, length=20)
         hit = self.new.get(key) or self.cache.get(key)
         if hit is None:
             hit = self.new[key] = tokenize_ko(text)
@@ -170,33 +210,97 @@ class _CachedKorean:
         self.new = {}
 
 
-def table_inputs(settings: Settings) -> tuple[list[tuple[str, str]], dict[str, str], list[str]]:
-    pairs = corpus_pairs(settings)[: settings.search.bridge_max_sections]
+def table_inputs(
+    settings: Settings,
+    entries: list[Entry] | None = None,
+    translations: list[SectionTranslation] | None = None,
+) -> tuple[list[tuple[str, str]], dict[str, str], list[str]]:
+    entries = OutDir(settings.out_dir).load_entries() if entries is None else entries
+    pairs = corpus_pairs(settings, entries, translations)[: settings.search.bridge_max_sections]
     glossary = load_glossary(settings.translate.glossary_file).entries
-    texts = [s.text for e in OutDir(settings.out_dir).load_entries() for s in e.sections]
+    texts = [s.text for e in entries for s in e.sections]
     return pairs, glossary, texts
 
 
-def prepare_bridge(settings: Settings) -> BridgeTable | None:
+# -- the kept alignment ------------------------------------------------------------------------
+
+
+def _alignment_identity() -> str:
+    """What the alignment depends on besides its sections: this module's rules and the analyser."""
+    return content_hash(BRIDGE_VERSION, MIN_PROB, MIN_SENTENCES, TOP, analyser_id("ko"), length=16)
+
+
+def _pair_keys(pairs: list[tuple[str, str]]) -> list[str]:
+    return [content_hash(ko, en, length=16) for ko, en in pairs]
+
+
+def _kept_alignment(path: Path, keys: list[str], retrain_share: float) -> dict[str, Any] | None:
+    """The alignment kept at ``path`` when it was trained on nearly these sections: fewer
+    than ``retrain_share`` of ``keys`` new, and as few of its own gone; else None."""
+    if not path.is_file():
+        return None
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept.get("identity") != _alignment_identity():
+            return None
+        trained = set(kept["pairs"])
+        words = {name: kept[name] for name in ("ko_en", "en_ko", "surface", "sentences")}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("bridge alignment %s unreadable (%s): training it again", path, exc)
+        return None
+    current = set(keys)
+    changed = len(current - trained) + len(trained - current)
+    if not current or changed >= retrain_share * len(current):
+        return None
+    log.info("query bridge: alignment kept (%d of %d sections new or gone)", changed, len(current))
+    return words
+
+
+def _alignment(
+    folder: Path, pairs: list[tuple[str, str]], retrain_share: float, tokenizer: Any
+) -> tuple[dict[str, Any], str]:
+    """The word alignment for ``pairs``: kept or trained (and kept); and a hash naming it."""
+    path = folder / ALIGNMENT
+    keys = _pair_keys(pairs)
+    words = _kept_alignment(path, keys, retrain_share)
+    if words is None:
+        words = align_words(pairs, tokenizer)
+        kept = {"identity": _alignment_identity(), "pairs": sorted(keys), **words}
+        write_text_atomic(path, json.dumps(kept, ensure_ascii=False, sort_keys=True))
+    return words, content_hash(words, length=16)
+
+
+def prepare_bridge(
+    settings: Settings,
+    entries: list[Entry] | None = None,
+    translations: list[SectionTranslation] | None = None,
+) -> BridgeTable | None:
     """Build (or find) the table for the current output folder; None when bridging is off
-    or nothing is translated yet."""
+    or nothing is translated yet.  ``entries``/``translations``: already loaded."""
     if not settings.search.bridge:
         return None
-    pairs, glossary, texts = table_inputs(settings)
+    pairs, glossary, texts = table_inputs(settings, entries, translations)
     if not pairs and not glossary:
         return None
-    folder = OutDir(settings.out_dir).bridge_dir
-    key = content_hash(BRIDGE_VERSION, pairs, sorted(glossary.items()), texts, length=16)
+    out = OutDir(settings.out_dir)
+    folder = out.bridge_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = _CachedKorean(out.bridge_tokens_path)
+    words, words_key = _alignment(folder, pairs, settings.search.bridge_retrain_share, tokenizer)
+    key = content_hash(BRIDGE_VERSION, words_key, sorted(glossary.items()), texts, length=16)
     target = folder / f"table-{key}.json"
     if target.is_file():
+        tokenizer.save()
         try:
             return BridgeTable.from_json(target.read_text(encoding="utf-8"))
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("bridge table %s unreadable (%s): rebuilding", target, exc)
-    folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = _CachedKorean(OutDir(settings.out_dir).bridge_tokens_path)
-    table = build_table(
-        pairs, glossary, texts, tokenizer, cached_glosses(OutDir(settings.out_dir).bridge_glosses_path)
+    table = BridgeTable(
+        ko_en=words["ko_en"],
+        en_ko=words["en_ko"],
+        surface=words["surface"],
+        phrases=phrase_pairs(glossary, texts, tokenizer, cached_glosses(out.bridge_glosses_path)),
+        sentences=words["sentences"],
     )
     tokenizer.save()
     write_text_atomic(target, table.to_json())

@@ -3,6 +3,8 @@ query translation: a Korean query reaches the English side, an English one the K
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pipeline.llm.client import make_llm
@@ -13,7 +15,7 @@ from pipeline.retrieval.bridge_table import build_table, sentence_pairs
 from pipeline.retrieval.lexical import tokenize_en
 from pipeline.retrieval.query_translation import translate_query
 from pipeline.retrieval.searcher import Searcher
-from tests.retrieval.helpers import make_retrieval_out
+from tests.retrieval.helpers import change_translation, make_retrieval_out
 
 
 def _split(text: str) -> list[str]:  # a stand-in for the Korean analyser: fast and predictable
@@ -127,3 +129,43 @@ def test_search_translate_flag_asks_the_llm_once_and_caches(settings):
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)[0]["arxiv_id"] == "2410.13232"
     assert journal.read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_a_small_change_keeps_the_alignment_and_a_large_one_trains_it_again(tmp_path, monkeypatch):
+    """A day's few new sections keep the trained alignment (the glossary still applies at
+    once); a change past ``search.bridge_retrain_share`` of the sections trains it again."""
+    from pipeline.retrieval import bridge_table
+    from pipeline.store.lock import output_lock
+
+    settings = make_retrieval_out(tmp_path)
+    with output_lock(tmp_path):  # what `digest index` holds while it builds the table
+        kept = tmp_path / "bridge" / bridge_table.ALIGNMENT
+        assert kept.is_file()
+        trained = []
+        real = bridge_table.align_words
+        monkeypatch.setattr(bridge_table, "align_words", lambda *a: trained.append(1) or real(*a))
+        n_pairs = len(bridge_table.corpus_pairs(settings))
+        assert n_pairs >= 3
+
+        def share(value: float):
+            search = settings.search.model_copy(update={"bridge_retrain_share": value})
+            return with_glossary.model_copy(update={"search": search})
+
+        change_translation(tmp_path, 0, "A wholly new rendering of this section about robots.")
+        glossary = tmp_path / "glossary.tsv"
+        glossary.write_text("로봇 팔\trobot arm\n", encoding="utf-8")
+        with_glossary = settings.model_copy(
+            update={"translate": settings.translate.model_copy(update={"glossary_file": glossary})}
+        )
+        table = bridge_table.prepare_bridge(share(3 / n_pairs))
+        assert not trained  # 2 of the sections changed (one new, one gone): under the share
+        assert ("로봇 팔", "robot arm") in {(k, e) for k, e, _, _ in table.phrases}
+        assert len(list((tmp_path / "bridge").glob("table-*.json"))) == 1
+
+        strict = share(2 / n_pairs)
+        table = bridge_table.prepare_bridge(strict)
+        assert trained == [1]  # 2 of n sections changed: at the share, trained again
+        kept_now = json.loads(kept.read_text(encoding="utf-8"))
+        assert len(kept_now["pairs"]) == n_pairs and table.sentences == kept_now["sentences"]
+        bridge_table.prepare_bridge(strict)
+        assert trained == [1]  # nothing changed since: the table is found, nothing trained

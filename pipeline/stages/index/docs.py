@@ -80,10 +80,15 @@ def build_docs(
     return docs
 
 
-def load_docs_inputs(settings: Settings) -> list[IndexDoc]:
+def load_docs_inputs(
+    settings: Settings,
+    entries: list[Entry] | None = None,
+    translations: list[SectionTranslation] | None = None,
+) -> list[IndexDoc]:
+    """The index documents of the output folder (``entries``/``translations``: already loaded)."""
     out = OutDir(settings.out_dir)
-    entries = out.load_entries()
-    translations = out.load_translations()
+    entries = out.load_entries() if entries is None else entries
+    translations = out.load_translations() if translations is None else translations
     metadata = out.load_metadata()
     if not translations:
         log.warning("%s not found or empty: indexing titles and English terms only", out.translations_path)

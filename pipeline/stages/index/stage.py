@@ -75,7 +75,8 @@ def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
     """``digest index``: bring the Chroma collection, the lexical indexes and the index
     documents in line with the current entries, translations and metadata."""
     out = OutDir(settings.out_dir)
-    docs = load_docs_inputs(settings)
+    entries, translations = out.load_entries(), out.load_translations()
+    docs = load_docs_inputs(settings, entries, translations)
     ef = embedding_function(settings, llm)
     client = open_client(settings)
     collection = get_collection(settings, client, ef, create=True)
@@ -116,7 +117,8 @@ def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
         previous,
         {"collection": target, **{f"retriever:{name}": info for name, info in infos.items()}},
     )
-    prepare_bridge(settings)  # the query bridge's word associations, mined from the same text
+    # the query bridge's word associations, mined from the same text
+    prepare_bridge(settings, entries, translations)
     log.info("index: %s", report.summary())
     return report
 
