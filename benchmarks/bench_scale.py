@@ -12,9 +12,11 @@ was dropped) gives the side-by-side rows; without one they are left out.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -112,6 +114,41 @@ print(json.dumps(ts))
     return percentile(times, 50), percentile(times, 95)
 
 
+@contextlib.contextmanager
+def _mock_endpoint():
+    """The mock LLM as a server of its own (``digest mock-llm``), like a real endpoint: a
+    search pays what a client pays (the openai SDK, one request), not the server's work."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [*DIGEST, "mock-llm", "--port", str(port)],
+        env={**os.environ, **ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError("digest mock-llm did not start") from None
+                time.sleep(0.2)
+        yield {
+            **ENV,
+            "DIGEST_INDEX__EMBEDDING": "endpoint",
+            "DIGEST_LLM__PROVIDER": "openai",
+            "DIGEST_LLM__BASE_URL": f"http://127.0.0.1:{port}/v1",
+            "DIGEST_LLM__API_KEY": "sk-mock",
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def _at_scale(n: int, tmp: Path) -> list[str]:
     src = _prepared(n)
     out = tmp / f"scale-{n}"
@@ -119,8 +156,9 @@ def _at_scale(n: int, tmp: Path) -> list[str]:
     full = _digest(["-q", "index", "--out", str(out)], MOCK_ENV)
     shutil.copy(src / "entries.jsonl", out / "entries.jsonl")  # one more day
     inc = _digest(["-q", "index", "--out", str(out)], MOCK_ENV)
-    cold_en, cold_ko = _cold(out, MOCK_ENV)
-    p50, p95 = _warm(out, MOCK_ENV)
+    with _mock_endpoint() as endpoint_env:
+        cold_en, cold_ko = _cold(out, endpoint_env)
+        p50, p95 = _warm(out, endpoint_env)
     shutil.rmtree(out, ignore_errors=True)
     return [
         f"{n:,} (mock embeddings)",

@@ -146,7 +146,7 @@ class DenseRetriever:
         collection = get_collection(
             settings, open_client(settings), embedding_function(settings), create=False
         )
-        current = read_state(out.index_db_path)[1].get(f"retriever:{cls.name}")
+        current = read_state(out.index_db_path, docs=False)[1].get(f"retriever:{cls.name}")
         return build_copy(out, collection, [list(d.chunks) for d in docs], current)
 
     def warm_up(self) -> None:

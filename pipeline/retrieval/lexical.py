@@ -174,7 +174,7 @@ class _BM25Retriever:
             lexicon.keep_only(f"{cls.lang}:", keys)
         finally:
             lexicon.close()
-        current = (read_state(out.index_db_path)[1].get(f"retriever:{cls.name}") or {}).get("dir")
+        current = (read_state(out.index_db_path, docs=False)[1].get(f"retriever:{cls.name}") or {}).get("dir")
         for old in out.bm25_dir.glob(f"{cls.lang}-*"):  # keep the one in use until the switch
             if old.is_dir() and old.name not in (target, current):
                 shutil.rmtree(old, ignore_errors=True)

@@ -74,9 +74,10 @@ class StoredDoc:
     chunks: tuple[str, ...]
 
 
-def read_state(path: Path) -> tuple[dict[str, StoredDoc], dict[str, Any]]:
+def read_state(path: Path, *, docs: bool = True) -> tuple[dict[str, StoredDoc], dict[str, Any]]:
     """What the store holds: every document's position, hash and chunk ids, and the meta.
-    Empty when there is no store (or an unreadable one: the index stage rebuilds it)."""
+    Empty when there is no store (or an unreadable one: the index stage rebuilds it).
+    ``docs=False``: the meta alone (what a retriever recorded), no document read."""
     path = Path(path)
     if not path.exists():
         return {}, {}
@@ -86,14 +87,16 @@ def read_state(path: Path) -> tuple[dict[str, StoredDoc], dict[str, Any]]:
             meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
             if meta.get("schema") != SCHEMA:
                 return {}, {}
+            if not docs:
+                return {}, meta
             rows = conn.execute("SELECT entry_id, pos, hash, chunks FROM docs")
-            docs = {e: StoredDoc(p, h, tuple(json.loads(c))) for e, p, h, c in rows}
+            stored = {e: StoredDoc(p, h, tuple(json.loads(c))) for e, p, h, c in rows}
         finally:
             conn.close()
     except (sqlite3.Error, ValueError) as exc:
         log.warning("%s is unreadable (%s): the index documents are rebuilt", path, exc)
         return {}, {}
-    return docs, meta
+    return stored, meta
 
 
 def write_docs(
