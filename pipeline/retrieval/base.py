@@ -53,6 +53,9 @@ class Ranking(Protocol):
         """How well document ``position`` covers the query, 0..1, comparable across queries."""
         ...
 
+    # optional: ``relevances(positions) -> np.ndarray``, :meth:`relevance` of each of them in
+    # one call (a page of hits); the searcher asks one at a time when a ranking has none
+
 
 class Retriever(Protocol):
     name: str

@@ -99,6 +99,9 @@ class DenseRanking:
     def relevance(self, position: int) -> float:
         return self.similarity.get(position, 0.0)
 
+    def relevances(self, positions: Sequence[int]) -> np.ndarray:
+        return np.asarray([self.similarity.get(p, 0.0) for p in positions], dtype=np.float64)
+
 
 class DenseRetriever:
     """The query's embedding against the chunks' embeddings; a document ranks by its best chunk.

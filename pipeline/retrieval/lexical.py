@@ -120,12 +120,23 @@ class LexicalRanking:
         self.weights = weights  # per token (a bridged query); None: all 1
 
     def relevance(self, position: int) -> float:
-        if self.weights is None:
-            return self.index.coverage(self.tokens, position)
-        pairs = list(zip(self.tokens, self.weights, strict=True))
-        total = sum(self.index.idf(t) * w for t, w in pairs)
-        have = sum(self.index.idf(t) * w for t, w in pairs if self.index.contains(t, position))
-        return have / total if total > 0 else 0.0
+        return float(self.relevances([position])[0])
+
+    def relevances(self, positions: Sequence[int]) -> np.ndarray:
+        """:meth:`relevance` of each position at once: per query token, one binary search of
+        its column for all of them (the share of the query's idf mass each document holds)."""
+        pos = np.asarray(positions, dtype=np.int64)
+        weights = self.weights if self.weights is not None else [1.0] * len(self.tokens)
+        have = np.zeros(len(pos), dtype=np.float64)
+        total = 0.0
+        for token, w in zip(self.tokens, weights, strict=True):
+            mass = self.index.idf(token) * w
+            total += mass
+            column = self.index.column(token)
+            if mass and len(column) and len(pos):
+                i = np.minimum(np.searchsorted(column, pos), len(column) - 1)
+                have += mass * (column[i] == pos)
+        return have / total if total > 0 else np.zeros(len(pos))
 
 
 class _BM25Retriever:

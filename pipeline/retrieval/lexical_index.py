@@ -133,6 +133,13 @@ class LexicalIndex:
         df = self.df(token)
         return float(np.log((self.size - df + 0.5) / (df + 0.5) + 1.0))
 
+    def column(self, token: int | None) -> np.ndarray:
+        """The documents holding ``token``, ascending (empty for an unknown one)."""
+        if not self.known(token):
+            return self.indices[:0]
+        start, end = self._column(token)  # type: ignore[arg-type]
+        return self.indices[start:end]
+
     def contains(self, token: int | None, position: int) -> bool:
         if not self.known(token):
             return False

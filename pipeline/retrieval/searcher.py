@@ -8,16 +8,22 @@ documents stay in their store (``store/docstore.py``) and a search reads the one
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
+from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 from ..errors import ConfigError, InputError
 from ..records import Hit, IndexDoc
 from ..settings import Settings
 from ..store.docstore import DocStore, Positions
 from ..store.layout import OutDir
+from ..text.english import EN_STOPWORDS, stem
+from ..text.english import THOUSANDS as _THOUSANDS
 from ..text.urls import arxiv_abs_url
 from .base import RETRIEVERS, Ranking, Retriever, RetrieverQuery, retriever_class, retriever_names
 from .bridge import Bridge, QueryPlan, load_bridge, plan_query
@@ -141,8 +147,17 @@ class Searcher:
         """How well document ``pos`` covers the query: 0..1, comparable across queries: the
         best judgement of the retrievers that judge queries in ``lang`` (the idf-weighted term
         coverage, English or Korean; for English queries also the dense cosine similarity)."""
-        judged = [r.relevance(pos) for name, r in rankings.items() if lang in RETRIEVERS[name].judges]
-        return float(max(judged, default=0.0))
+        return float(Searcher.relevances(rankings, [pos], lang)[0])
+
+    @staticmethod
+    def relevances(rankings: dict[str, Ranking], positions: Sequence[int], lang: str) -> list[float]:
+        """:meth:`relevance` of each of ``positions``, each retriever asked once."""
+        judged = [
+            _relevances(r, positions) for name, r in rankings.items() if lang in RETRIEVERS[name].judges
+        ]
+        if not judged:
+            return [0.0] * len(positions)
+        return [float(v) for v in np.max(np.vstack(judged), axis=0)]
 
     def search(
         self,
@@ -175,8 +190,9 @@ class Searcher:
         fused, ranks = fuse(rankings, weights, names, self.settings.search.rrf_k)
         best = sorted(fused, key=lambda p: (-fused[p], p))[:k]
         tokens = tokenize_en(query)
+        relevance = self.relevances(rankings, best, lang)
         hits: list[Hit] = []
-        for pos, doc in zip(best, self.docs.get_many(best), strict=True):
+        for pos, doc, rel in zip(best, self.docs.get_many(best), relevance, strict=True):
             hits.append(
                 Hit(
                     entry_id=doc.entry_id,
@@ -188,7 +204,7 @@ class Searcher:
                     score=round(fused[pos], 6),
                     snippet=_snippet(doc, tokens),
                     ranks=ranks[pos],
-                    relevance=round(self.relevance(rankings, pos, lang), 4),
+                    relevance=round(rel, 4),
                     url=arxiv_abs_url(doc.arxiv_id),
                     tldr=doc.tldr,
                 )
@@ -212,22 +228,39 @@ class Searcher:
         self.docs.close()
 
 
+@lru_cache(maxsize=64)
+def _words_starting_with(keys: frozenset[str]):
+    """``line -> its words (as tokenize_en splits it) that start with one of keys``."""
+    if not keys:
+        return lambda line: ()
+    alternatives = "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![a-z0-9])(?:{alternatives})[a-z0-9]*")
+    return lambda line: pattern.findall(_THOUSANDS.sub("", line.lower()))
+
+
+def _relevances(ranking: Ranking, positions: Sequence[int]) -> np.ndarray:
+    many = getattr(ranking, "relevances", None)  # optional: a ranking may judge one at a time
+    if many is not None:
+        return np.asarray(many(positions), dtype=np.float64)
+    return np.asarray([ranking.relevance(p) for p in positions], dtype=np.float64)
+
+
 def _snippet(doc: IndexDoc, query_tokens: list[str], limit: int = 240) -> str:
     """The English sentence sharing most words with the query (else the first one); the
     Korean text when the entry is untranslated."""
     if not doc.translated.strip():
         body = " ".join(doc.korean.split("\n")[1:]).strip() or doc.title
         return body if len(body) <= limit else body[: limit - 1].rsplit(" ", 1)[0] + "…"
-    wanted = set(query_tokens)
+    wanted = frozenset(query_tokens)
     lines = [line for line in doc.translated.split("\n") if line.strip()]
-    # a line can hold a query token only if it holds the token's stem as written (the stemmer
-    # keeps a prefix of the word, or turns "-ies" into "-y"): only those lines are tokenised
-    keys = {t[:-1] if t.endswith("y") else t for t in wanted}
-    shared = [
-        (len(wanted & set(tokenize_en(line))), -i, line)
-        for i, line in enumerate(lines)
-        if any(k in line.lower() for k in keys)
-    ]
+    # a word can be a query token only if it starts with the token's stem as written (the
+    # stemmer keeps a prefix of the word, or turns "-ies" into "-y"): only those are stemmed
+    words = _words_starting_with(frozenset(t[:-1] if t.endswith("y") else t for t in wanted))
+    shared = []
+    for i, line in enumerate(lines):
+        found = words(line) if wanted else ()
+        if found:
+            shared.append((len({stem(w) for w in found if w not in EN_STOPWORDS} & wanted), -i, line))
     top = max(shared, default=(0, 0, ""))
     best = top[2] if top[0] else lines[0]
     return best if len(best) <= limit else best[: limit - 1].rsplit(" ", 1)[0] + "…"

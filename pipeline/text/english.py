@@ -16,6 +16,7 @@ import re
 from functools import lru_cache
 
 _EN_WORD = re.compile(r"[a-z0-9]+")
+THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")  # 12,000 -> 12000
 EN_STOPWORDS = frozenset(
     """
 a an and are as at be been being but by can could did do does doing done for from had has have
@@ -50,7 +51,7 @@ def stem(word: str) -> str:
 def tokenize_en(text: str) -> list[str]:
     """English (and the Latin parts of Korean) text -> stemmed content words."""
     text = (text or "").lower()
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 12,000 -> 12000
+    text = THOUSANDS.sub("", text)
     return [stem(w) for w in _EN_WORD.findall(text) if w not in EN_STOPWORDS]
 
 
