@@ -1,7 +1,8 @@
 """Dense retrieval: the Chroma store of the index (embedded in ``OUT/chroma``, or a server at
 ``index.chroma_url``) and the retriever that queries it with the query's embedding; or,
-for an embedded index small enough, the chunk vectors' own copy (``dense_vectors.py``),
-which a search reads without importing chromadb."""
+for an embedded index (up to 2 million chunks), the chunk vectors' own copy
+(``dense_vectors.py``; partitioned above 50,000 chunks, ``dense_ivf.py``), which a search
+reads without importing chromadb."""
 
 from __future__ import annotations
 
@@ -166,7 +167,7 @@ class DenseRetriever:
         if not self.n_chunks or not allowed.any() or not text.strip():
             return DenseRanking([], {})
         vector = self.embed([text])[0]
-        if self.copy is not None:  # exact, over every chunk; `allowed` already holds the filters
+        if self.copy is not None:  # every chunk, or the nearest lists'; `allowed` holds the filters
             return DenseRanking(*self.copy.rank(vector, allowed, depth))
         res = self.collection.query(
             query_embeddings=[vector],

@@ -1,7 +1,8 @@
 """The chunk vectors' own copy (``dense_vectors.py``): it holds exactly Chroma's vectors, in
 document order, follows every re-index (added, changed, removed entries) re-using what it
-had, ranks as Chroma does (exact cosine), and spares a search the chromadb import; a large
-index, or a Chroma server, is searched through Chroma."""
+had, ranks as Chroma does (exact cosine), and spares a search the chromadb import (the
+partitioned copy too: ``test_dense_ivf.py``); a very large index, or a Chroma server, is
+searched through Chroma."""
 
 from __future__ import annotations
 
@@ -54,12 +55,21 @@ def _check_copy_equals_chroma(settings) -> None:
     assert list(copy.owners) == owners
     for row, cid in enumerate(order):
         np.testing.assert_allclose(copy.vectors[row], chroma[cid], atol=1e-6)
+    docs.close()  # its snapshot would hold up the next index's WAL checkpoint
+
+
+def _recorded(out) -> str:
+    docs = OutDir(out).open_index_docs()
+    try:
+        return docs.meta("retriever:dense")["dir"]
+    finally:
+        docs.close()
 
 
 def test_the_copy_holds_chromas_vectors_and_follows_a_reindex(tmp_path):
     settings = make_retrieval_out(tmp_path)
     _check_copy_equals_chroma(settings)
-    first = OutDir(tmp_path).open_index_docs().meta("retriever:dense")["dir"]
+    first = _recorded(tmp_path)
 
     # change one translation, drop one entry: the copy follows, the old one is removed
     change_translation(tmp_path, 5, "It couples web agents with a learned world model of page transitions.")
@@ -67,7 +77,7 @@ def test_the_copy_holds_chromas_vectors_and_follows_a_reindex(tmp_path):
     (tmp_path / "entries.jsonl").write_text("\n".join(entries[:-1]) + "\n")
     index_stage(settings)
     _check_copy_equals_chroma(settings)
-    now = OutDir(tmp_path).open_index_docs().meta("retriever:dense")["dir"]
+    now = _recorded(tmp_path)
     assert now != first
     # the copy a reader may still hold stays until the next index, then goes
     index_stage(settings)
@@ -122,18 +132,25 @@ def test_other_embedding_settings_do_not_read_the_copy(tmp_path):
         Searcher(other, retrievers=["dense"])
 
 
-def test_a_search_with_the_copy_does_not_import_chromadb(tmp_path):
-    settings = make_retrieval_out(tmp_path)
+@pytest.mark.parametrize("layout", ["exact", "ivf"])
+def test_a_search_with_the_copy_does_not_import_chromadb(tmp_path, monkeypatch, layout):
+    index = {"embedding": "endpoint"}
+    if layout == "ivf":  # partitioned (dense_ivf.py): 18 chunks, more than EXACT_MAX
+        monkeypatch.setattr(dense_vectors, "EXACT_MAX", 4)
+        index["chunk_tokens"] = 16
+    settings = make_retrieval_out(tmp_path, **index)
     code = (
         "import sys, json; from pathlib import Path\n"
         "from pipeline.settings import load_settings\n"
         "from pipeline.retrieval.searcher import Searcher\n"
         f"s = load_settings(out_dir=Path({str(settings.out_dir)!r}), cache_dir=Path({str(settings.cache_dir)!r}),"
-        " progress='off', llm={'provider': 'mock'}, index={'embedding': 'endpoint'})\n"
-        "hits = Searcher(s).search('web agents world model', k=3)\n"
-        "print(json.dumps([len(hits), any(m.split('.')[0] == 'chromadb' for m in sys.modules)]))\n"
+        f" progress='off', llm={{'provider': 'mock'}}, index={index!r})\n"
+        "searcher = Searcher(s)\n"
+        "hits = searcher.search('web agents world model', k=3)\n"
+        "partitioned = searcher.retrievers['dense'].copy.lists is not None\n"
+        "print(json.dumps([len(hits), partitioned, any(m.split('.')[0] == 'chromadb' for m in sys.modules)]))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    n, imported = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert n == 3 and not imported
+    n, partitioned, imported = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert n == 3 and partitioned == (layout == "ivf") and not imported
