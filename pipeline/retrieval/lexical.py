@@ -5,8 +5,8 @@ English: lower-cased words, stop words dropped, a light suffix stemmer.  Korean:
 plus the Latin words written inside the Korean text, tokenised as English, so
 "MoE" or "GPT-4V" match across languages.  Kiwi is loaded only when a text has Hangul,
 and a query's only when the corpus's known word forms cannot answer it
-(:func:`tokenize_ko_query`, ``known_forms.py``): analysing the texts, the index records the
-morphemes of each of their word forms.
+(:func:`tokenize_ko_query`, ``known_forms.py``): analysing the texts, the index counts the
+analyses of each of their word forms.
 
 ``digest index`` analyses only the texts it has not seen (``lexical_tokens.py`` caches
 every text's token ids) and rebuilds the BM25 matrices from the cached ids
@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -35,7 +36,7 @@ from ..store.layout import OutDir
 from ..text.english import tokenize_en
 from ..text.hangul import has_hangul
 from .base import RetrieverQuery
-from .known_forms import Analysis, Forms, KnownForms, known_forms, merge, text_forms, use_known_forms
+from .known_forms import Analysis, Forms, KnownForms, known_forms, text_forms, use_known_forms
 from .lexical_index import FORMAT, LexicalIndex
 from .lexical_tokens import Lexicon
 
@@ -82,10 +83,11 @@ def tokenize_ko(text: str) -> list[str]:
 
 def tokenize_ko_query(text: str) -> list[str]:
     """:func:`tokenize_ko` of a query: from the known word forms (``known_forms.py``) when
-    they hold every Hangul-bearing form of it (Kiwi is not loaded then), else Kiwi's
-    analysis; with no forms registered, :func:`tokenize_ko` itself.  The forms' morphemes
-    are Kiwi's, as it analysed them in the indexed texts: Kiwi weighs the context, so in a
-    query it can split a form otherwise (rarely: see ``known_forms.py``)."""
+    every Hangul-bearing form of it is known and has a majority analysis (Kiwi is not loaded
+    then), else Kiwi's analysis; with no forms registered, :func:`tokenize_ko` itself.  The
+    forms' morphemes are Kiwi's, as it analysed most of their occurrences in the indexed
+    texts: Kiwi weighs the context, so in a query it can split a form otherwise (rarely: see
+    ``known_forms.py``)."""
     reader = known_forms() if has_hangul(text) else None
     morphemes = reader.morphemes(text) if reader is not None else None
     if morphemes is None:
@@ -103,7 +105,7 @@ def _analyse_ko_many(texts: Sequence[str], forms: Forms | None) -> list[list[str
                 continue
             morphemes = [(t.start, t.len, t.form if _content(t) else None) for t in tokens]
             out[i] = [f for _, _, f in morphemes if f is not None]
-            merge(forms, text_forms(texts[i], morphemes))
+            forms.update(text_forms(texts[i], morphemes))
     for i, t in enumerate(texts):
         out[i].extend(tokenize_en(t))
     return out
@@ -115,9 +117,9 @@ def tokenize_ko_many(texts: Sequence[str]) -> list[list[str]]:
 
 
 def analyse_ko_many(texts: Sequence[str]) -> Analysis:
-    """:func:`tokenize_ko_many`, and the texts' word forms with their morphemes (stored by
-    the lexicon for :func:`tokenize_ko_query`)."""
-    forms: Forms = {}
+    """:func:`tokenize_ko_many`, and the texts' word forms with their morphemes, counted
+    (added up by the lexicon for :func:`tokenize_ko_query`)."""
+    forms: Forms = Counter()
     return Analysis(_analyse_ko_many(texts, forms), forms)
 
 

@@ -7,13 +7,15 @@
   only texts it has not seen (Korean morphological analysis is the slow part of indexing);
   the lexical indexes are rebuilt from these ids.  Each batch is committed as it is
   analysed, so a killed run keeps its work, and texts no document uses any more are dropped.
-- ``forms``: each Korean word form of the analysed texts -> its content morphemes (NULL:
-  ambiguous), per analyser (``analysers``: analyser -> a small id): what a query is
-  analysed with before Kiwi is loaded (``known_forms.py``).  Written in the same
-  transaction as the texts' tokens, from the texts analysed then only: a form seen again
-  with another analysis becomes ambiguous.  Texts cached before the table existed add no
-  forms until they are analysed again.  Forms of a text no longer used stay (they are
-  Kiwi's analyses, true of any text); those of an older analyser are dropped.
+- ``form_analyses``: how many times each Korean word form of the analysed texts was given
+  each analysis (its content morphemes; ``known_forms.CROSSED``: a token crossed it), per
+  analyser (``analysers``: analyser -> a small id): a query is analysed from the forms'
+  majority analyses before Kiwi is loaded (``known_forms.py``).  Added to in the same
+  transaction as the texts' tokens, from the texts analysed then only, so a cached text
+  never counts twice; texts cached before the table existed count only once analysed again.
+  The counts of a text no longer used stay (they are Kiwi's analyses, true of any text; a
+  text dropped and later indexed again counts twice); those of an older analyser are
+  dropped.  (An earlier ``forms`` table, one analysis per form, is dropped.)
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .known_forms import Analysis, Forms, decode, encode
+from .known_forms import Analyses, Analysis, Forms, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +40,15 @@ _DDL = """
 CREATE TABLE IF NOT EXISTS vocab (token TEXT PRIMARY KEY, id INTEGER NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS texts (key TEXT PRIMARY KEY, analyser TEXT NOT NULL, ids BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS analysers (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS forms (
-    analyser INTEGER NOT NULL, form TEXT NOT NULL, tokens TEXT, PRIMARY KEY (analyser, form)
+DROP TABLE IF EXISTS forms;
+CREATE TABLE IF NOT EXISTS form_analyses (
+    analyser INTEGER NOT NULL, form TEXT NOT NULL, tokens TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (analyser, form, tokens)
 ) WITHOUT ROWID;
 """
-# a form stored again: unchanged when the analyses agree, ambiguous (NULL) when they differ
-_UPSERT_FORM = """
-INSERT INTO forms (analyser, form, tokens) VALUES (?, ?, ?)
-ON CONFLICT (analyser, form) DO UPDATE SET tokens = NULL
-WHERE forms.tokens IS NOT NULL AND forms.tokens IS NOT excluded.tokens
+_COUNT_FORM = """
+INSERT INTO form_analyses (analyser, form, tokens, n) VALUES (?, ?, ?, ?)
+ON CONFLICT (analyser, form, tokens) DO UPDATE SET n = n + excluded.n
 """
 EMPTY = "\u2205"  # the token of a text with none (BM25 needs every document to hold one)
 
@@ -90,20 +92,23 @@ class Lexicon:
                 out.update(self._conn.execute(f"SELECT token, id FROM vocab WHERE token IN ({marks})", part))
         return out
 
-    def known_forms(self, analyser: str, forms: Sequence[str]) -> dict[str, list[str] | None]:
-        """The stored analyses of those of ``forms`` the table holds for ``analyser`` (None:
-        ambiguous); one indexed lookup.  sqlite3.Error when the table does not exist."""
+    def form_analyses(self, analyser: str, forms: Sequence[str]) -> dict[str, Analyses]:
+        """The counted analyses of those of ``forms`` the table holds for ``analyser``; one
+        indexed lookup.  sqlite3.Error when the table does not exist."""
         wanted = list(dict.fromkeys(forms))[:500]  # a longer query: the rest unknown (Kiwi)
         if not wanted:
             return {}
         marks = ",".join("?" * len(wanted))
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT form, tokens FROM forms WHERE analyser = "
+                f"SELECT form, tokens, n FROM form_analyses WHERE analyser = "
                 f"(SELECT id FROM analysers WHERE name = ?) AND form IN ({marks})",
                 [analyser, *wanted],
             ).fetchall()
-        return {form: decode(tokens) for form, tokens in rows}
+        out: dict[str, Analyses] = {}
+        for form, tokens, n in rows:
+            out.setdefault(form, {})[decode(tokens)] = n
+        return out
 
     # -- the index side -------------------------------------------------------------------
 
@@ -122,7 +127,7 @@ class Lexicon:
         """Token ids of each text (cached ones read, the others analysed with
         ``tokenize_many`` and stored), the texts' keys, and how many were analysed now.
         ``tokenize_many`` returns each text's tokens, or an :class:`~.known_forms.Analysis`
-        (the tokens and the texts' word forms, stored in ``forms``).
+        (the tokens and the texts' word forms, counted in ``form_analyses``).
         ``progress(total)``: a context manager with ``advance(n)`` (``progress.Progress``)."""
         keys = [text_key(analyser, t) for t in texts]
         found: dict[str, np.ndarray] = {}
@@ -151,8 +156,8 @@ class Lexicon:
     def _store(
         self, analyser: str, items: list[tuple[str, list[str]]], forms: Forms | None = None
     ) -> dict[str, np.ndarray]:
-        """Give new tokens ids and store the texts' ids and their word ``forms``, in one
-        transaction."""
+        """Give new tokens ids and store the texts' ids, and add their word ``forms`` to
+        the counts, in one transaction."""
         with self._lock:
             if self._vocab is None:
                 self._vocab = dict(self._conn.execute("SELECT token, id FROM vocab"))
@@ -181,7 +186,7 @@ class Lexicon:
                         "SELECT id FROM analysers WHERE name = ?", (analyser,)
                     ).fetchone()
                     self._conn.executemany(
-                        _UPSERT_FORM, [(aid, form, encode(toks)) for form, toks in forms.items()]
+                        _COUNT_FORM, [(aid, form, encode(toks), n) for (form, toks), n in forms.items()]
                     )
                 self._conn.execute("COMMIT")
             except BaseException:
@@ -192,8 +197,8 @@ class Lexicon:
 
     def keep_only(self, family: str, keys: Iterable[str], analyser: str | None = None) -> int:
         """Drop the texts of analysers named ``family``... (one language: older versions and
-        options included) that are not among ``keys``, and the forms of the family's analysers
-        other than ``analyser`` (when given); the vocabulary stays.  Returns how many texts."""
+        options included) that are not among ``keys``, and the form counts of the family's
+        analysers other than ``analyser`` (when given); the vocabulary stays.  Returns how many texts."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -212,7 +217,7 @@ class Lexicon:
                         if name.startswith(family) and name != analyser
                     ]
                     for i in old:
-                        self._conn.execute("DELETE FROM forms WHERE analyser = ?", (i,))
+                        self._conn.execute("DELETE FROM form_analyses WHERE analyser = ?", (i,))
                         self._conn.execute("DELETE FROM analysers WHERE id = ?", (i,))
                 self._conn.execute("COMMIT")
             except BaseException:
