@@ -7,6 +7,8 @@ At query time :meth:`Bridge.expand` turns a Korean query into weighted English i
 (and an English text for the embedding model), and an English query into weighted Korean
 terms.  Nothing here is written for particular questions: a word the corpus never
 translates is not bridged (an LLM can translate the query then: ``query_translation.py``).
+Queries are analysed with :func:`lexical.tokenize_ko_query` (the corpus's known word forms,
+Kiwi only for a form they do not hold).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..store.layout import OutDir
 from ..text.hangul import has_hangul
 from .base import RetrieverQuery
 from .bridge_table import EN_WORD, BridgeTable
-from .lexical import tokenize_en, tokenize_ko
+from .lexical import tokenize_en, tokenize_ko_query
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ class Bridge:
             out += [
                 (k, e) for k, e, w, _ in self.table.phrases if w >= 0.5 and re.sub(r"\s+", "", k) in compact
             ]
-            for token in dict.fromkeys(tokenize_ko(query)):
+            for token in dict.fromkeys(tokenize_ko_query(query)):
                 row = self.table.ko_en.get(token)
                 if row and has_hangul(token):
                     out.append((token, self.table.surface.get(row[0][0], row[0][0])))
@@ -102,7 +104,7 @@ class Bridge:
                     add(token, weight)
                 words.append(en)
                 bridged.append(ko)
-        for token in tokenize_ko(query):
+        for token in tokenize_ko_query(query):
             if not has_hangul(token):
                 continue
             row = self.table.ko_en.get(token)
@@ -121,7 +123,7 @@ class Bridge:
     def to_korean(self, query: str) -> Expansion:
         """An English query as weighted Korean tokens: its words as they are (the Korean text
         keeps many Latin terms), and each word's Korean renderings."""
-        terms: dict[str, float] = {t: 1.0 for t in tokenize_ko(query)}
+        terms: dict[str, float] = {t: 1.0 for t in tokenize_ko_query(query)}
         bridged: list[str] = []
         lowered = " ".join(query.lower().split())
         for _, en, weight, tokens in self.table.phrases:
@@ -159,7 +161,7 @@ def plan_query(
     texts = [translation] if isinstance(translation, str) else list(translation or [])
     texts = [t.strip() for t in texts if t and t.strip()]
     if lang == "ko":
-        tokens = tokenize_ko(query)
+        tokens = tokenize_ko_query(query)
         if bridge is not None:
             exp = bridge.to_english(query)
             terms, text, bridged = dict(exp.terms), exp.text, exp.bridged
@@ -178,10 +180,12 @@ def plan_query(
     if bridge is None and not texts:
         return QueryPlan({"en": own, "ko": own})
     exp = (
-        bridge.to_korean(query) if bridge is not None else Expansion({t: 1.0 for t in tokenize_ko(query)}, "")
+        bridge.to_korean(query)
+        if bridge is not None
+        else Expansion({t: 1.0 for t in tokenize_ko_query(query)}, "")
     )
     terms = dict(exp.terms)
     for t in texts:
-        for token in tokenize_ko(t):
+        for token in tokenize_ko_query(t):
             terms[token] = 1.0
     return QueryPlan({"en": own, "ko": RetrieverQuery(query, terms)}, None, exp.bridged)

@@ -3,7 +3,10 @@
 English: lower-cased words, stop words dropped, a light suffix stemmer.  Korean:
 ``kiwipiepy`` content morphemes (nouns, verb/adjective stems, roots, numerals, hanja)
 plus the Latin words written inside the Korean text, tokenised as English, so
-"MoE" or "GPT-4V" match across languages.  Kiwi is loaded only when a text has Hangul.
+"MoE" or "GPT-4V" match across languages.  Kiwi is loaded only when a text has Hangul,
+and a query's only when the corpus's known word forms cannot answer it
+(:func:`tokenize_ko_query`, ``known_forms.py``): analysing the texts, the index counts the
+analyses of each of their word forms.
 
 ``digest index`` analyses only the texts it has not seen (``lexical_tokens.py`` caches
 every text's token ids) and rebuilds the BM25 matrices from the cached ids
@@ -15,6 +18,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -32,6 +36,7 @@ from ..store.layout import OutDir
 from ..text.english import tokenize_en
 from ..text.hangul import has_hangul
 from .base import RetrieverQuery
+from .known_forms import Analysis, Forms, KnownForms, known_forms, text_forms, use_known_forms
 from .lexical_index import FORMAT, LexicalIndex
 from .lexical_tokens import Lexicon
 
@@ -61,8 +66,12 @@ def get_kiwi() -> Any:
         return Kiwi(**KIWI_OPTIONS)
 
 
+def _content(token: Any) -> bool:
+    return bool(token.tag.startswith(_KO_TAGS) and has_hangul(token.form))
+
+
 def _ko_morphemes(tokens: Any) -> list[str]:
-    return [t.form for t in tokens if t.tag.startswith(_KO_TAGS) and has_hangul(t.form)]
+    return [t.form for t in tokens if _content(t)]
 
 
 def tokenize_ko(text: str) -> list[str]:
@@ -72,20 +81,51 @@ def tokenize_ko(text: str) -> list[str]:
     return tokens
 
 
-def tokenize_ko_many(texts: Sequence[str]) -> list[list[str]]:
-    """:func:`tokenize_ko` of each text; Kiwi analyses them on all cores."""
+def tokenize_ko_query(text: str) -> list[str]:
+    """:func:`tokenize_ko` of a query: from the known word forms (``known_forms.py``) when
+    every Hangul-bearing form of it is known and has a majority analysis (Kiwi is not loaded
+    then), else Kiwi's analysis; with no forms registered, :func:`tokenize_ko` itself.  The
+    forms' morphemes are Kiwi's, as it analysed most of their occurrences in the indexed
+    texts: Kiwi weighs the context, so in a query it can split a form otherwise (rarely: see
+    ``known_forms.py``)."""
+    reader = known_forms() if has_hangul(text) else None
+    morphemes = reader.morphemes(text) if reader is not None else None
+    if morphemes is None:
+        return tokenize_ko(text)
+    return [*morphemes, *tokenize_en(text)]
+
+
+def _analyse_ko_many(texts: Sequence[str], forms: Forms | None) -> list[list[str]]:
     korean = [i for i, t in enumerate(texts) if has_hangul(t)]
     out: list[list[str]] = [[] for _ in texts]
     if korean:
         for i, tokens in zip(korean, get_kiwi().tokenize([texts[i] for i in korean]), strict=True):
-            out[i] = _ko_morphemes(tokens)
+            if forms is None:
+                out[i] = _ko_morphemes(tokens)
+                continue
+            morphemes = [(t.start, t.len, t.form if _content(t) else None) for t in tokens]
+            out[i] = [f for _, _, f in morphemes if f is not None]
+            forms.update(text_forms(texts[i], morphemes))
     for i, t in enumerate(texts):
         out[i].extend(tokenize_en(t))
     return out
 
 
+def tokenize_ko_many(texts: Sequence[str]) -> list[list[str]]:
+    """:func:`tokenize_ko` of each text; Kiwi analyses them on all cores."""
+    return _analyse_ko_many(texts, None)
+
+
+def analyse_ko_many(texts: Sequence[str]) -> Analysis:
+    """:func:`tokenize_ko_many`, and the texts' word forms with their morphemes, counted
+    (added up by the lexicon for :func:`tokenize_ko_query`)."""
+    forms: Forms = Counter()
+    return Analysis(_analyse_ko_many(texts, forms), forms)
+
+
 TOKENIZERS = {"en": tokenize_en, "ko": tokenize_ko}
-TOKENIZE_MANY = {"en": lambda texts: [tokenize_en(t) for t in texts], "ko": tokenize_ko_many}
+QUERY_TOKENIZERS = {"en": tokenize_en, "ko": tokenize_ko_query}
+TOKENIZE_MANY = {"en": lambda texts: [tokenize_en(t) for t in texts], "ko": analyse_ko_many}
 
 
 def analyser_id(lang: str) -> str:
@@ -182,7 +222,7 @@ class _BM25Retriever:
             if not LexicalIndex.exists(out.bm25_dir / target):
                 log.debug("building the %s lexical index over %d documents", cls.lang, len(docs))
                 LexicalIndex.build(out.bm25_dir / target, ids, lexicon.vocab_size)
-            lexicon.keep_only(f"{cls.lang}:", keys)
+            lexicon.keep_only(f"{cls.lang}:", keys, analyser)
         finally:
             lexicon.close()
         current = (read_state(out.index_db_path, docs=False)[1].get(f"retriever:{cls.name}") or {}).get("dir")
@@ -200,7 +240,7 @@ class _BM25Retriever:
     def query_tokens(self, query: str) -> tuple[list[int | None], list[int | None]]:
         """The query's token ids (repeats kept, for scoring) and its distinct ones (for
         coverage); ``None`` for a token the vocabulary does not know."""
-        tokens = TOKENIZERS[self.lang](query)
+        tokens = QUERY_TOKENIZERS[self.lang](query)
         ids = self.lexicon.ids(tokens)
         return [ids.get(t) for t in tokens], [ids.get(t) for t in dict.fromkeys(tokens)]
 
@@ -248,6 +288,11 @@ class EnglishBM25(_BM25Retriever):
 
 
 class KoreanBM25(_BM25Retriever):
-    """The Korean source: content morphemes, plus its Latin words."""
+    """The Korean source: content morphemes, plus its Latin words.  Opening it makes its
+    lexicon's known word forms the ones Korean queries are analysed with."""
 
     name, lang, field = "bm25_ko", "ko", "korean"
+
+    def __init__(self, settings: Settings, docs: Sequence[IndexDoc], llm: Any = None) -> None:
+        super().__init__(settings, docs, llm)
+        use_known_forms(KnownForms(self.lexicon, lambda: analyser_id("ko")))

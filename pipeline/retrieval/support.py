@@ -26,7 +26,7 @@ from ..text.generated import stated_values
 from ..text.hangul import has_hangul
 from ..text.numbers import is_supported
 from .claims import doc_values
-from .lexical import tokenize_en, tokenize_ko
+from .lexical import tokenize_en, tokenize_ko_query
 
 if TYPE_CHECKING:
     from .searcher import Searcher
@@ -124,7 +124,7 @@ class SupportChecker:
     ) -> Support:
         korean = has_hangul(question)
         index = self.ko if korean else self.en
-        tokens = [t for t in dict.fromkeys(tokenize_ko(question) if korean else tokenize_en(question))]
+        tokens = [t for t in dict.fromkeys(tokenize_ko_query(question) if korean else tokenize_en(question))]
         words = [t for t in tokens if t not in _GENERIC]
         idf = {t: index.idf(t) for t in words}
         total = sum(idf.values())
