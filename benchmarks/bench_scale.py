@@ -173,6 +173,9 @@ def _at_scale(n: int, tmp: Path) -> list[str]:
     with _mock_endpoint() as endpoint_env:
         cold_en, cold_ko = _cold(out, endpoint_env)
         p50, p95, own = _warm(out, endpoint_env)
+    if os.environ.get("DIGEST_BENCH_KEEP"):  # keep the index for profiling: CACHE/n/index
+        shutil.rmtree(CACHE / str(n) / "index", ignore_errors=True)
+        shutil.move(str(out), CACHE / str(n) / "index")
     shutil.rmtree(out, ignore_errors=True)
     return [
         f"{n:,} (mock embeddings)",

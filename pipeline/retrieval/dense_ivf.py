@@ -5,7 +5,7 @@ unit centroids (about the square root of the row count); every row belongs to th
 its nearest centroid (largest dot product), and the copy stores its rows grouped by list,
 so list ``c`` is rows ``offsets[c]:offsets[c+1]``: one contiguous slice of the memory-mapped
 vectors.  A query scores the centroids and then only the rows of the lists it probes (the
-best 5 %, widened until they hold enough documents), exactly.  A re-index re-uses the
+best 10 %, widened until they hold enough documents), exactly.  A re-index re-uses the
 centroids while the copy has grown by at most :data:`REUSE_GROWTH` since they were trained.
 """
 
@@ -26,7 +26,7 @@ SAMPLE = 20_000  # rows k-means is trained on (more only for very many lists)
 ITERATIONS = 10
 SEED = 20_240_607
 REUSE_GROWTH = 1.25  # a re-index re-uses the centroids up to this growth; beyond: retrain
-PROBE_MIN, PROBE_SHARE = 8, 0.05  # lists a query probes first: max(8, 5 % of them)
+PROBE_MIN, PROBE_SHARE = 8, 0.1  # lists a query probes first: max(8, 10 % of them)
 _BATCH = 1 << 22  # entries of one batch's rows x centroids similarity matrix (16 MB)
 _PRODUCT = 1 << 18  # entries of one query-time matrix-vector product: OpenBLAS keeps it on one
 # thread (a threaded one costs more than it saves at this size, and can stall on a busy machine)

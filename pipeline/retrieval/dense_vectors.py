@@ -82,7 +82,7 @@ class VectorCopy:
     ) -> tuple[list[int], dict[int, float]]:
         """Document positions by their best chunk's cosine similarity, best first (at most
         ``depth``), among the ``allowed`` documents; and each one's similarity.  A partitioned
-        copy probes ``nprobe`` lists first (default: max(8, 5 % of them))."""
+        copy probes ``nprobe`` lists first (default: max(8, 10 % of them))."""
         if not len(self) or depth <= 0:
             return [], {}
         q = np.asarray(vector, dtype=np.float32)
