@@ -61,6 +61,9 @@ class Handler(BaseHTTPRequestHandler):
 
     server_version = "digest-serve"
     sys_version = ""
+    # TCP_NODELAY: headers and body are separate writes; with Nagle's algorithm a kept-alive
+    # client's next response would wait for its delayed ACK (40 ms)
+    disable_nagle_algorithm = True
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -44,6 +44,9 @@ class MockServer:
 def _handler(mock: MockLLM) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY: the headers and the body go out as separate writes; with Nagle's
+        # algorithm the body waits for the client's delayed ACK (40 ms per request)
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("content-length") or 0)
