@@ -35,6 +35,7 @@ from .docs import chunk_metadata, chunk_text, load_docs_inputs
 
 log = logging.getLogger(__name__)
 
+_PAGE = 5000  # chunk records read from Chroma at a time when reconciling a whole collection
 _BATCH = 64
 
 
@@ -125,9 +126,15 @@ def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
 
 def _stored_chunks(collection: Any, entry_ids: list[str] | None) -> dict[str, dict[str, Any]]:
     """Chunk id -> metadata of what Chroma holds for ``entry_ids`` (``None``: everything)."""
-    if entry_ids is None:
-        got = collection.get(include=["metadatas"])
-        return {c: dict(md or {}) for c, md in zip(got["ids"], got["metadatas"] or [], strict=False)}
+    if entry_ids is None:  # page by page: one get of a large collection exceeds SQLite's variables
+        everything: dict[str, dict[str, Any]] = {}
+        while True:
+            got = collection.get(include=["metadatas"], limit=_PAGE, offset=len(everything))
+            everything.update(
+                {c: dict(md or {}) for c, md in zip(got["ids"], got["metadatas"] or [], strict=False)}
+            )
+            if len(got["ids"]) < _PAGE:
+                return everything
     have: dict[str, dict[str, Any]] = {}
     for i in range(0, len(entry_ids), 200):
         part = entry_ids[i : i + 200]

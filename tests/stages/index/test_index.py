@@ -208,3 +208,29 @@ def test_missing_index_names_the_one_built_with_other_settings(tmp_path):
 
     assert f"found {collection_name(built, CHUNKER_VERSION)} (embedding=endpoint)" in text
     assert "DIGEST_INDEX__EMBEDDING" in text
+
+
+def test_a_moved_folder_reconciles_its_whole_collection_page_by_page(tmp_path, monkeypatch):
+    """A folder copied elsewhere no longer matches the store its documents record: the
+    collection is reconciled from what it holds, read a page at a time (one read of a large
+    collection exceeded SQLite's variable limit), and nothing is embedded again."""
+    import shutil
+
+    from pipeline.stages.index import stage
+
+    first = tmp_path / "first"
+    first.mkdir()
+    settings = make_out(first, chunk_tokens=16)  # many chunks: several pages
+    index_stage(settings)
+    moved = tmp_path / "moved"
+    shutil.copytree(first, moved)
+    (moved / ".digest.lock").unlink(missing_ok=True)
+    settings = settings.model_copy(update={"out_dir": moved})
+    monkeypatch.setattr(stage, "_PAGE", 3)
+    reads = []
+    real = stage._stored_chunks
+    monkeypatch.setattr(stage, "_stored_chunks", lambda col, ids: reads.append(ids) or real(col, ids))
+    report = index_stage(settings)
+    assert reads == [None]  # the whole collection, as it holds it
+    assert report.chunks > 3 and (report.chunks_added, report.chunks_deleted) == (0, 0)
+    assert (report.added, report.updated, report.deleted, report.unchanged) == (0, 0, 0, 5)
