@@ -59,10 +59,11 @@ def corpus_pairs(
     settings: Settings,
     entries: list[Entry] | None = None,
     translations: list[SectionTranslation] | None = None,
+    limit: int | None = None,
 ) -> list[tuple[str, str]]:
     """(Korean section, English translation) for every translated section, newest digests
-    first; the translation memory fills sections the translate stage has not done.
-    ``entries``/``translations``: already loaded (else read from the output folder)."""
+    first (the first ``limit``); the translation memory fills sections the translate stage
+    has not done.  ``entries``/``translations``: already loaded (else read from the folder)."""
     out = OutDir(settings.out_dir)
     entries = out.load_entries() if entries is None else entries
     translations = out.load_translations() if translations is None else translations
@@ -70,6 +71,8 @@ def corpus_pairs(
     memory = load_memory(settings.translate.memory_files)
     pairs: list[tuple[str, str]] = []
     for e in sorted(entries, key=lambda e: (str(e.date or ""), e.id), reverse=True):
+        if limit is not None and len(pairs) >= limit:
+            break
         for i, s in enumerate(e.sections):
             english = translated.get((e.id, i)) or memory.lookup(s.text)
             if english and s.text.strip():
@@ -216,7 +219,8 @@ def table_inputs(
     translations: list[SectionTranslation] | None = None,
 ) -> tuple[list[tuple[str, str]], dict[str, str], list[str]]:
     entries = OutDir(settings.out_dir).load_entries() if entries is None else entries
-    pairs = corpus_pairs(settings, entries, translations)[: settings.search.bridge_max_sections]
+    limit = settings.search.bridge_max_sections
+    pairs = corpus_pairs(settings, entries, translations, limit)[:limit]
     glossary = load_glossary(settings.translate.glossary_file).entries
     texts = [s.text for e in entries for s in e.sections]
     return pairs, glossary, texts
