@@ -130,18 +130,27 @@ def tiny_exact_max(monkeypatch):
     monkeypatch.setattr(dense_vectors, "EXACT_MAX", 4)
 
 
-def test_a_partitioned_copy_holds_chromas_vectors_list_by_list(tmp_path, tiny_exact_max):
-    settings = make_retrieval_out(tmp_path, chunk_tokens=16)
-    copy, order, owners = _fixture_copy(settings)
-    _check_lists(copy, order, owners, _chroma_vectors(settings))
-    assert len(copy.lists) > 1
-    # a search over it, every list probed, is the exact ranking
+def _all_lists_rank_exactly(settings, copy):
+    """Every query, with every list of ``copy`` probed, ranks as brute force over its rows;
+    returns the dense retriever over the folder."""
     retriever = Searcher(settings, retrievers=["dense"]).retrievers["dense"]
     allowed = np.ones(len(retriever.docs), dtype=bool)
     for q in QUERIES:
         vec = retriever.embed([q])[0]
         want = _exact(np.asarray(copy.vectors), np.asarray(copy.owners), vec, allowed, 5)
         _same_ranking(copy.rank(vec, allowed, 5, nprobe=len(copy.lists)), want)
+    return retriever
+
+
+def test_a_partitioned_copy_holds_chromas_vectors_list_by_list(tmp_path, tiny_exact_max):
+    settings = make_retrieval_out(tmp_path, chunk_tokens=16)
+    copy, order, owners = _fixture_copy(settings)
+    _check_lists(copy, order, owners, _chroma_vectors(settings))
+    assert len(copy.lists) > 1
+    # a search over it, every list probed, is the exact ranking
+    retriever = _all_lists_rank_exactly(settings, copy)
+    allowed = np.ones(len(retriever.docs), dtype=bool)
+    for q in QUERIES:
         assert retriever.rank(q, allowed, 5).order  # the searcher reads the partitioned copy
 
 
@@ -223,12 +232,7 @@ def test_a_reindexed_fixture_keeps_its_centroids_and_ranks_exactly(tmp_path, tin
     again, order, owners = _fixture_copy(settings)
     assert again.path != copy.path and (again.path / "centroids.npy").read_bytes() == centroids
     _check_lists(again, order, owners, _chroma_vectors(settings))
-    retriever = Searcher(settings, retrievers=["dense"]).retrievers["dense"]
-    allowed = np.ones(len(retriever.docs), dtype=bool)
-    for q in QUERIES:
-        vec = retriever.embed([q])[0]
-        want = _exact(np.asarray(again.vectors), np.asarray(again.owners), vec, allowed, 5)
-        _same_ranking(again.rank(vec, allowed, 5, nprobe=len(again.lists)), want)
+    _all_lists_rank_exactly(settings, again)
 
 
 def test_an_inconsistent_partition_is_not_read(tmp_path, monkeypatch):
