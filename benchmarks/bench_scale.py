@@ -8,6 +8,8 @@ The synthetic corpora (parsed and translated with the mock LLM) are cached betwe
 ``$DIGEST_BENCH_CACHE`` (default ``/tmp/digest-bench-scale``).  A Python interpreter that still
 has sentence-transformers and torch (``$DIGEST_BENCH_TORCH_PYTHON``, e.g. a venv made before torch
 was dropped) gives the side-by-side rows; without one they are left out.
+``$DIGEST_BENCH_SCALE_SIZES`` (default ``10000,90000``) picks the synthetic sizes;
+``DIGEST_BENCH_KEEP=1`` keeps each size's index in ``CACHE/n/index`` for profiling.
 """
 
 from __future__ import annotations
