@@ -35,7 +35,6 @@ N_QUERIES = 60
 EN_QUERY, KO_QUERY = "diffusion model distillation", "확산 모델 증류"
 CACHE = Path(os.environ.get("DIGEST_BENCH_CACHE", "/tmp/digest-bench-scale"))
 ENV = {"HF_HUB_OFFLINE": "1", "DIGEST_PROGRESS": "off"}
-MOCK_ENV = {**ENV, "DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint"}
 
 
 def _prepared(n: int) -> Path:
@@ -132,8 +131,9 @@ print(json.dumps([ts, own]))
 
 @contextlib.contextmanager
 def _mock_endpoint():
-    """The mock LLM as a server of its own (``digest mock-llm``), like a real endpoint: a
-    search pays what a client pays (the openai SDK, one request), not the server's work."""
+    """The mock LLM as a server of its own (``digest mock-llm``), like a real endpoint: an
+    index or a search pays what a client pays (the openai SDK, the requests), not the
+    server's work."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -169,10 +169,10 @@ def _at_scale(n: int, tmp: Path) -> list[str]:
     src = _prepared(n)
     out = tmp / f"scale-{n}"
     _workdir(src, out, DAY)
-    full = _digest(["-q", "index", "--out", str(out)], MOCK_ENV)
-    shutil.copy(src / "entries.jsonl", out / "entries.jsonl")  # one more day
-    inc = _digest(["-q", "index", "--out", str(out)], MOCK_ENV)
     with _mock_endpoint() as endpoint_env:
+        full = _digest(["-q", "index", "--out", str(out)], endpoint_env)
+        shutil.copy(src / "entries.jsonl", out / "entries.jsonl")  # one more day
+        inc = _digest(["-q", "index", "--out", str(out)], endpoint_env)
         cold_en, cold_ko = _cold(out, endpoint_env)
         p50, p95, own = _warm(out, endpoint_env)
     if os.environ.get("DIGEST_BENCH_KEEP"):  # keep the index for profiling: CACHE/n/index

@@ -3,6 +3,7 @@ one function of their stage; every command lives in a small module of this packa
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -40,12 +41,19 @@ COMMANDS_IN = {
 }
 
 
+# Python's default collects young objects every 700 allocations: a bulk job (reading tens of
+# thousands of records, building an index) spent about a tenth of its time in collections
+# that freed next to nothing.  Every 50,000 (BENCHMARKS.md, "Scale").
+GC_THRESHOLD = (50_000, 20, 10)
+
+
 class DigestGroup(click.Group):
     """Turns a DigestError into one clean line on stderr and its exit code; Ctrl-C into an
     honest line and exit 130 (``output.long_running``: a second Ctrl-C exits at once)."""
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         own_process()  # `digest` / `python -m pipeline` (a test's CliRunner calls main())
+        gc.set_threshold(*GC_THRESHOLD)
         return super().__call__(*args, **kwargs)
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -37,6 +37,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+# ``json.dumps(p, sort_keys=True, ensure_ascii=False, default=str)`` without building an
+# encoder per call (the same bytes: json.dumps builds this very encoder)
+_ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
+
+
 def content_hash(*parts: Any, length: int = 16) -> str:
     """Stable sha256 over the JSON of ``parts`` (order matters)."""
     h = hashlib.sha256()
@@ -46,7 +51,7 @@ def content_hash(*parts: Any, length: int = 16) -> str:
         if isinstance(p, bytes):
             h.update(p)
         else:
-            h.update(json.dumps(p, sort_keys=True, ensure_ascii=False, default=str).encode())
+            h.update(_ENCODE(p).encode())
         h.update(b"\x1f")
     return h.hexdigest()[:length]
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import main
+from pipeline.cli import GC_THRESHOLD, main
 
 LLM = {"--llm", "--base-url", "--model", "--concurrency"}
 
@@ -115,3 +117,14 @@ def test_a_search_imports_no_llm_stage() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pipeline.cli.search" in out
     assert "pipeline.cli.translate" not in out and "pipeline.cli.enrich" not in out
+
+
+def test_the_program_collects_garbage_in_large_steps() -> None:
+    """`digest` (not a test's CliRunner) raises the collector's thresholds for bulk work."""
+    code = (
+        "import gc\nfrom pipeline.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\nprint(tuple(gc.get_threshold()))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == str(GC_THRESHOLD)

@@ -22,6 +22,24 @@ def test_content_hash_stable_and_sensitive() -> None:
     assert content_hash({"x": 1, "y": 2}) == content_hash({"y": 2, "x": 1})
 
 
+def test_content_hash_keeps_its_bytes() -> None:
+    """Cache keys and stored hashes across the output folder depend on these exact bytes:
+    sha256 over each part's ``json.dumps(sort_keys, ensure_ascii=False, default=str)``."""
+    import datetime
+    import hashlib
+    import json
+
+    parts = ["확산 모델", 3, 2.5, None, True, ["b", "a"], {"z": [1, {"é": "\u2028"}], "a": '"q"'}]
+    parts.append(datetime.date(2026, 11, 28))  # through default=str
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(json.dumps(p, sort_keys=True, ensure_ascii=False, default=str).encode())
+        h.update(b"\x1f")
+    h.update(b"raw")
+    h.update(b"\x1f")
+    assert content_hash(*parts, b"raw", length=64) == h.hexdigest()
+
+
 def test_atomic_write_and_torn_last_line(tmp_path: Path) -> None:
     p = tmp_path / "r.jsonl"
     write_jsonl_atomic(p, [{"a": 1}, {"a": 2}])
