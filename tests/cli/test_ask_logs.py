@@ -16,7 +16,7 @@ from pipeline.cli import main
 from tests.retrieval.helpers import make_retrieval_out
 
 ENV = {"DIGEST_LLM__PROVIDER": "mock", "DIGEST_INDEX__EMBEDDING": "endpoint", "DIGEST_PROGRESS": "off"}
-Q1 = "How many questions does the MMMB benchmark of Parrot contain?"
+Q1 = "What is the size of the MMMB benchmark from Parrot, in questions?"
 FOLLOW_UP = "How many languages does it cover?"
 
 

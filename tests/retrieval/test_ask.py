@@ -40,7 +40,7 @@ def session(settings, mock):
 
 
 def test_answer_cites_the_retrieved_entry(session):
-    a = session.ask("How many questions does the MMMB benchmark of Parrot contain?")
+    a = session.ask("What is the size of the MMMB benchmark from Parrot, in questions?")
     assert not a.refused and a.language == "en"
     assert "12,000" in a.answer and "[2406.02539]" in a.answer
     assert [c.arxiv_id for c in a.citations][0] == "2406.02539"
@@ -62,7 +62,7 @@ def test_off_topic_question_is_refused_without_calling_the_llm(session, mock):
     assert mock.stats["by_task"].get("qa", 0) == 0
     ko = session.ask("프랑스의 수도는 어디인가요?")
     assert ko.refused and ko.answer == REFUSALS["ko"]
-    session.ask("How many questions does the MMMB benchmark of Parrot contain?")
+    session.ask("What is the size of the MMMB benchmark from Parrot, in questions?")
     assert mock.stats["by_task"].get("qa", 0) == 1  # the counter does count real calls
 
 
@@ -145,7 +145,7 @@ def test_what_the_store_does_not_hold_is_refused_before_the_llm(session, mock, q
     assert a.refused and a.refused_by == "retrieval" and a.support.reason.startswith(reason)
     assert mock.stats["by_task"].get("qa", 0) == 0 and mock.stats["by_task"].get("query", 0) == 0
     # the same topics, asked about what the store holds, are answered
-    ok = session.ask("How many questions does the MMMB benchmark of Parrot contain?")
+    ok = session.ask("What is the size of the MMMB benchmark from Parrot, in questions?")
     assert not ok.refused and ok.refused_by is None and ok.support.reason is None
 
 
@@ -175,7 +175,7 @@ def test_lang_option_overrides_the_answer_language(settings, mock):
 
 def test_streaming_writes_the_checked_answer(session):
     pieces: list[str] = []
-    a = session.ask("How many questions does the MMMB benchmark of Parrot contain?", stream_to=pieces.append)
+    a = session.ask("What is the size of the MMMB benchmark from Parrot, in questions?", stream_to=pieces.append)
     assert "".join(pieces) == a.answer
     assert "12,000" in a.answer and not a.refused
 

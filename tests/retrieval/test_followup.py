@@ -10,7 +10,7 @@ from pipeline.retrieval.ask import AskSession
 from pipeline.retrieval.followup import Turn, followup_query, refers_back, with_history
 from tests.retrieval.helpers import make_retrieval_out
 
-Q1 = "How many questions does the MMMB benchmark of Parrot contain?"
+Q1 = "What is the size of the MMMB benchmark from Parrot, in questions?"
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ def test_bad_search_parameters_are_400_naming_the_parameter(server, query, param
 
 
 def test_ask_returns_what_ask_json_prints(server, settings):
-    question = "How many questions does the MMMB benchmark of Parrot contain?"
+    question = "What is the size of the MMMB benchmark from Parrot, in questions?"
     r = post_json(server.url + "/api/ask", {"question": question})
     assert r.status == 200, r.text
     schema_validator("AskResponse").validate(r.json)

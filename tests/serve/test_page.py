@@ -103,7 +103,7 @@ def test_bad_search_parameter_shows_an_error(server):
 
 
 def test_ask_form_shows_the_answer_with_citations(server):
-    body = ("question=" + quote("How many questions does the MMMB benchmark of Parrot contain?")).encode()
+    body = ("question=" + quote("What is the size of the MMMB benchmark from Parrot, in questions?")).encode()
     r = call(server.url + "/ask", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status == 200
     page = parse(r.text)

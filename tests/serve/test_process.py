@@ -109,7 +109,7 @@ def test_search_through_the_server_equals_in_process(server, out):
 
 
 def test_ask_through_the_server_equals_in_process(server, out):
-    question = "How many questions does the MMMB benchmark of Parrot contain?"
+    question = "What is the size of the MMMB benchmark from Parrot, in questions?"
     remote = digest("ask", question, "--json", "--out", str(out))
     local = digest("ask", question, "--json", "--out", str(out), "--no-server")
     assert remote.returncode == 0, remote.stderr[-2000:]
