@@ -218,7 +218,7 @@ def test_ask_cli_text_lists_sources(settings):
         main,
         [
             "ask",
-            "How many questions are in the MMMB benchmark?",
+            "MMMB: what size is this benchmark, in questions?",
             "--out",
             str(settings.out_dir),
             "--llm",
