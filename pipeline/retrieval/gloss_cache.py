@@ -8,12 +8,12 @@ hash of the text (and of the miner's version), so only new texts are mined.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..store.jsonl import text_hash
 from ..text.terms import mine_term_pairs
 
 MINER_VERSION = "glosses-v1"  # a change to text/terms.py's miner: bump, texts are mined again
@@ -22,17 +22,11 @@ _DDL = "CREATE TABLE IF NOT EXISTS glosses (key TEXT PRIMARY KEY, pairs TEXT NOT
 Pair = tuple[str, str]
 
 
-def text_key(text: str) -> str:
-    """The key of a text's glosses: its hash (and the miner's version); a plain hash of the
-    text, since every text of the corpus is keyed at each index run."""
-    return hashlib.sha256(f"{MINER_VERSION}\x1f{text}".encode()).hexdigest()[:20]
-
-
 def cached_glosses(path: Path, miner: Callable[[str], list[Pair]] = mine_term_pairs) -> Callable:
     """``texts -> [pairs of each text]``, reading what ``path`` holds and mining the rest."""
 
     def glosses_of(texts: Sequence[str]) -> list[list[Pair]]:
-        keys = [text_key(t) for t in texts]
+        keys = [text_hash(MINER_VERSION, t, length=20) for t in texts]
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
         try:

@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import sqlite3
 import threading
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..store.jsonl import text_hash
 from .known_forms import Analyses, Analysis, Forms, decode, encode
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,6 @@ INSERT INTO form_analyses (analyser, form, tokens, n) VALUES (?, ?, ?, ?)
 ON CONFLICT (analyser, form, tokens) DO UPDATE SET n = n + excluded.n
 """
 EMPTY = "\u2205"  # the token of a text with none (BM25 needs every document to hold one)
-
-
-def text_key(analyser: str, text: str) -> str:
-    return hashlib.sha256(f"{analyser}\x1f{text}".encode()).hexdigest()[:24]
 
 
 class Lexicon:
@@ -129,7 +125,7 @@ class Lexicon:
         ``tokenize_many`` returns each text's tokens, or an :class:`~.known_forms.Analysis`
         (the tokens and the texts' word forms, counted in ``form_analyses``).
         ``progress(total)``: a context manager with ``advance(n)`` (``progress.Progress``)."""
-        keys = [text_key(analyser, t) for t in texts]
+        keys = [text_hash(analyser, t, length=24) for t in texts]
         found: dict[str, np.ndarray] = {}
         with self._lock:
             unique = list(dict.fromkeys(keys))

@@ -27,6 +27,7 @@ __all__ = [
     "append_jsonl",
     "content_hash",
     "file_hash",
+    "text_hash",
     "iter_jsonl_dicts",
     "read_jsonl",
     "replace_atomically",
@@ -54,6 +55,12 @@ def content_hash(*parts: Any, length: int = 16) -> str:
             h.update(_ENCODE(p).encode())
         h.update(b"\x1f")
     return h.hexdigest()[:length]
+
+
+def text_hash(namespace: str, text: str, length: int = 16) -> str:
+    """sha256 of one text under ``namespace`` (a version, an analyser): the key of a cache of
+    per-text work, taken for every text of the corpus at each index run, so no JSON."""
+    return hashlib.sha256(f"{namespace}\x1f{text}".encode()).hexdigest()[:length]
 
 
 def file_hash(path: Path, length: int = 16) -> str:

@@ -175,7 +175,9 @@ def test_lang_option_overrides_the_answer_language(settings, mock):
 
 def test_streaming_writes_the_checked_answer(session):
     pieces: list[str] = []
-    a = session.ask("What is the size of the MMMB benchmark from Parrot, in questions?", stream_to=pieces.append)
+    a = session.ask(
+        "What is the size of the MMMB benchmark from Parrot, in questions?", stream_to=pieces.append
+    )
     assert "".join(pieces) == a.answer
     assert "12,000" in a.answer and not a.refused
 

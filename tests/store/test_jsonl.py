@@ -79,3 +79,16 @@ def test_every_atomic_writer_goes_through_the_one_primitive(
             write_text_atomic(p, '{"new": 1}\n')
     assert p.read_text() == '{"old": 1}\n'
     assert [f.name for f in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_text_hash_keeps_its_bytes() -> None:
+    """The lexicon's and the gloss cache's keys: sha256 of ``namespace \\x1f text``."""
+    import hashlib
+
+    from pipeline.store.jsonl import text_hash
+
+    text = "최소 튜닝(Minimum Tuning)"
+    assert (
+        text_hash("ko:lex-v1", text, length=24)
+        == hashlib.sha256("ko:lex-v1\x1f최소 튜닝(Minimum Tuning)".encode()).hexdigest()[:24]
+    )
