@@ -93,6 +93,9 @@ class IndexSettings(Section):
     local_model: str = "all-MiniLM-L6-v2"
     chunk_tokens: int = Field(200, ge=16, le=8192)
     collection_prefix: str = "digest"
+    # load Kiwi in a child process as `digest index` starts, on another core, while the index
+    # reads its inputs (pipeline/retrieval/kiwi_process.py); off: loaded when first needed
+    kiwi_process: bool = True
 
 
 class SearchSettings(Section):

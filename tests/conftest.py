@@ -31,6 +31,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     # the shipped translation memory (seeds/memory.jsonl) covers every seed section, and the
     # fixtures are cut from the seeds: a test sees it only when it asks for it (``shipped_memory``)
     monkeypatch.setenv("DIGEST_TRANSLATE__MEMORY_FILES", "[]")
+    # a test process keeps Kiwi loaded from one test to the next; a child process per index
+    # would load it again each time (tests/retrieval/test_kiwi_process.py tests the child)
+    monkeypatch.setenv("DIGEST_INDEX__KIWI_PROCESS", "false")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

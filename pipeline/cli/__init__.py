@@ -54,7 +54,13 @@ class DigestGroup(click.Group):
     def __call__(self, *args: object, **kwargs: object) -> object:
         own_process()  # `digest` / `python -m pipeline` (a test's CliRunner calls main())
         gc.set_threshold(*GC_THRESHOLD)
-        return super().__call__(*args, **kwargs)
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            # the process ends next, and Python's last collection would walk every object
+            # still alive (the libraries' modules and caches) to free next to nothing: 0.7 s
+            # of a daily `digest index` at 10,000 entries (BENCHMARKS.md, "Scale")
+            gc.freeze()
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(self.commands) | set(COMMANDS_IN))

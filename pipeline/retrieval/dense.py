@@ -56,6 +56,11 @@ def store_location(settings: Settings) -> str:
     return settings.index.chroma_url or str(OutDir(settings.out_dir).chroma_dir)
 
 
+def store_identity(settings: Settings) -> str:
+    """:func:`store_location`, the same however the output folder is named (relative or not)."""
+    return settings.index.chroma_url or str(OutDir(settings.out_dir).chroma_dir.resolve())
+
+
 def get_collection(settings: Settings, client: Any, ef: Any, *, create: bool) -> Any:
     name = collection_name(settings, CHUNKER_VERSION)
     if create:

@@ -169,14 +169,19 @@ def scores(vectors: np.ndarray, q: np.ndarray, a: int, b: int, rows: np.ndarray 
     return np.concatenate([scores(vectors, q, i, min(b, i + step), rows) for i in range(a, b, step)])
 
 
+TIE = 1e-5  # cosine similarities closer than this are equal (float32 sums differ by ~1e-7)
+
+
 def top_documents(sims: np.ndarray, owners: np.ndarray, depth: int) -> tuple[list[int], dict[int, float]]:
     """Each document's best row (``owners``: its document), best first, at most ``depth``;
-    a row of similarity -inf is not allowed."""
+    a row of similarity -inf is not allowed.  Similarities equal to :data:`TIE` rank by row
+    (document order): which of two equal ones the arithmetic puts ahead depends on the CPU's
+    vector instructions, and a ranking should not."""
     n = len(sims)
     want = min(n, 4 * depth + 60)  # enough rows for `depth` documents, mostly; else more
     while True:
         top = np.argpartition(-sims, want - 1)[:want] if want < n else np.arange(n)
-        top = top[np.argsort(-sims[top], kind="stable")]
+        top = top[np.lexsort((top, -np.round(sims[top] / TIE)))]
         order: list[int] = []
         similarity: dict[int, float] = {}
         for s, pos in zip(sims[top].tolist(), owners[top].tolist(), strict=True):

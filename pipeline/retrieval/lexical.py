@@ -15,6 +15,7 @@ every text's token ids) and rebuilds the BM25 matrices from the cached ids
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
@@ -35,8 +36,9 @@ from ..store.jsonl import content_hash
 from ..store.layout import OutDir
 from ..text.english import tokenize_en
 from ..text.hangul import has_hangul
+from . import kiwi_process
 from .base import RetrieverQuery
-from .known_forms import Analysis, Forms, KnownForms, known_forms, text_forms, use_known_forms
+from .known_forms import Analysis, Forms, KnownForms, decode, known_forms, text_forms, use_known_forms
 from .lexical_index import FORMAT, LexicalIndex
 from .lexical_tokens import Lexicon
 
@@ -66,6 +68,19 @@ def get_kiwi() -> Any:
         return Kiwi(**KIWI_OPTIONS)
 
 
+def kiwi_loading(settings: Settings) -> contextlib.AbstractContextManager[Any]:
+    """Within this block, Kiwi loads, and texts are analysed, in a child process
+    (``kiwi_process.py``), when ``index.kiwi_process`` is on and this process has not loaded
+    Kiwi already."""
+    if not settings.index.kiwi_process or _kiwi_loaded():
+        return contextlib.nullcontext()
+    return kiwi_process.kiwi_in_background(KIWI_OPTIONS)
+
+
+def _kiwi_loaded() -> bool:
+    return get_kiwi.cache_info().currsize > 0
+
+
 def _content(token: Any) -> bool:
     return bool(token.tag.startswith(_KO_TAGS) and has_hangul(token.form))
 
@@ -76,9 +91,13 @@ def _ko_morphemes(tokens: Any) -> list[str]:
 
 def tokenize_ko(text: str) -> list[str]:
     """Korean text -> content morphemes + its Latin words (English-tokenised)."""
-    tokens = _ko_morphemes(get_kiwi().tokenize(text)) if has_hangul(text) else []
-    tokens.extend(tokenize_en(text))
-    return tokens
+    if not has_hangul(text):
+        return tokenize_en(text)
+    child = kiwi_process.current()
+    got = child.ask("tokenize", [text]) if child is not None else None
+    if got is not None:
+        return list(got[0])
+    return [*_ko_morphemes(get_kiwi().tokenize(text)), *tokenize_en(text)]
 
 
 def tokenize_ko_query(text: str) -> list[str]:
@@ -119,6 +138,11 @@ def tokenize_ko_many(texts: Sequence[str]) -> list[list[str]]:
 def analyse_ko_many(texts: Sequence[str]) -> Analysis:
     """:func:`tokenize_ko_many`, and the texts' word forms with their morphemes, counted
     (added up by the lexicon for :func:`tokenize_ko_query`)."""
+    child = kiwi_process.current()
+    got = child.ask("analyse", list(texts)) if child is not None else None
+    if got is not None:
+        counted: Forms = Counter({(f, decode(t)): n for f, t, n in got["forms"]})
+        return Analysis(got["tokens"], counted)
     forms: Forms = Counter()
     return Analysis(_analyse_ko_many(texts, forms), forms)
 

@@ -42,6 +42,7 @@ def settings_fingerprint(settings: Settings) -> str:
             "llm": {"provider", "base_url", "azure_endpoint", "chat_model", "embedding_model", "temperature"},
             "prompts_dir": True,
         },
+        exclude={"index": {"kiwi_process"}},  # how the index is built, not what it holds
     )
     data["out_dir"] = str(Path(settings.out_dir).resolve())
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

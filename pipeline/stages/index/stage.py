@@ -24,8 +24,9 @@ from ...progress import Progress
 from ...records import IndexDoc, IndexLocation
 from ...retrieval.base import retriever_class, retriever_names
 from ...retrieval.bridge_table import prepare_bridge
-from ...retrieval.dense import get_collection, open_client, store_location
+from ...retrieval.dense import get_collection, open_client, store_identity, store_location
 from ...retrieval.embeddings import embedding_function
+from ...retrieval.lexical import kiwi_loading
 from ...settings import Settings
 from ...store.docstore import StoredDoc, doc_hash, read_state, write_docs
 from ...store.jsonl import content_hash, write_text_atomic
@@ -75,6 +76,11 @@ class IndexReport:
 def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
     """``digest index``: bring the Chroma collection, the lexical indexes and the index
     documents in line with the current entries, translations and metadata."""
+    with kiwi_loading(settings):  # Kiwi loads on another core while the inputs are read
+        return _index(settings, llm)
+
+
+def _index(settings: Settings, llm: Any) -> IndexReport:
     out = OutDir(settings.out_dir)
     entries, translations = out.load_entries(), out.load_translations()
     docs = load_docs_inputs(settings, entries, translations)
@@ -83,7 +89,7 @@ def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
     collection = get_collection(settings, client, ef, create=True)
     report = IndexReport(collection=collection.name, entries=len(docs), where=store_location(settings))
     previous, meta = read_state(out.index_db_path)
-    target = f"{collection.name}@{store_location(settings)}"
+    target = f"{collection.name}@{store_identity(settings)}"
     if meta.get("collection") != target:  # no store yet, or another collection: reconcile all
         previous = {}
 

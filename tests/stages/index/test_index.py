@@ -234,3 +234,20 @@ def test_a_moved_folder_reconciles_its_whole_collection_page_by_page(tmp_path, m
     assert reads == [None]  # the whole collection, as it holds it
     assert report.chunks > 3 and (report.chunks_added, report.chunks_deleted) == (0, 0)
     assert (report.added, report.updated, report.deleted, report.unchanged) == (0, 0, 0, 5)
+
+
+def test_the_same_folder_named_relatively_is_indexed_incrementally(tmp_path, monkeypatch):
+    """``--out outputs`` and ``--out /abs/path/outputs`` name one folder: its documents'
+    record of the store matches, and only the changed documents' chunks are read back."""
+    from pipeline.stages.index import stage
+
+    settings = make_out(tmp_path)
+    index_stage(settings)
+    monkeypatch.chdir(tmp_path.parent)
+    relative = settings.model_copy(update={"out_dir": Path(tmp_path.name)})
+    reads = []
+    real = stage._stored_chunks
+    monkeypatch.setattr(stage, "_stored_chunks", lambda col, ids: reads.append(ids) or real(col, ids))
+    report = index_stage(relative)
+    assert reads == [[]]  # nothing changed: no chunk read back, not the whole collection
+    assert (report.added, report.updated, report.deleted, report.unchanged) == (0, 0, 0, 5)
