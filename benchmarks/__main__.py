@@ -15,7 +15,7 @@ import re
 import sys
 import time
 
-from .common import ROOT, Unavailable, machine
+from .common import ROOT, Unavailable, cpu_model, machine
 
 # name -> module (each has TITLE and run() -> markdown)
 BENCHES = {
@@ -49,7 +49,9 @@ def _write(old: dict[str, str]) -> None:
         "# Benchmarks\n",
         "Measured by `.venv/bin/python -m benchmarks` (not part of the test run). "
         "Ratios are measured side by side in one run.\n",
-        f"**Machine:** {machine()}.\n",
+        f"**Machine of the latest run:** {machine()}.  Sections stamped from 2026-11-29 "
+        "name the CPU they ran on; the earlier ones do not (the header of 2026-11-28 named an Intel "
+        "Xeon @ 2.50GHz).\n",
     ]
     for name in BENCHES:
         if name in old:
@@ -77,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             body = f"**failed:** `{type(exc).__name__}: {exc}`\n"
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         old[name] = (
-            f"## {mod.TITLE}\n\n_{stamp}, {time.perf_counter() - t0:.0f} s to run._\n\n{body.strip()}\n\n"
+            f"## {mod.TITLE}\n\n_{stamp}, {time.perf_counter() - t0:.0f} s to run on {cpu_model()}._\n\n"
+            f"{body.strip()}\n\n"
         )
         print(old[name], file=sys.stderr)
         # after each benchmark, so a later failure loses nothing; merged with the file as it is

@@ -24,6 +24,13 @@ class Unavailable(Exception):  # noqa: N818
     results are kept, not overwritten by a failure."""
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
