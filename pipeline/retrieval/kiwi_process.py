@@ -39,7 +39,9 @@ class KiwiProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", CHILD, json.dumps(options)],
+                # -P: the working directory is not put first on the path, so a folder named
+                # "pipeline" where digest runs cannot stand in for this package
+                [sys.executable, "-P", "-m", CHILD, json.dumps(options)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

@@ -35,6 +35,15 @@ def test_the_child_gives_the_analysis_of_this_process():
     assert kiwi_process.current() is None and not child.alive  # stopped on the way out
 
 
+def test_a_pipeline_folder_where_digest_runs_does_not_stand_in_for_the_package(tmp_path, monkeypatch):
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "pipeline" / "__init__.py").write_text("raise ImportError('not digest')\n")
+    monkeypatch.chdir(tmp_path)
+    with kiwi_process.kiwi_in_background(lexical.KIWI_OPTIONS) as child:
+        lexical.tokenize_ko(TEXTS[0])
+        assert child.alive  # the child imported digest's own modules
+
+
 def test_a_child_that_cannot_load_kiwi_falls_back_to_kiwi_here(caplog):
     caplog.set_level(logging.WARNING)
     here = _here()
