@@ -174,7 +174,7 @@ TIE = 1e-5  # cosine similarities closer than this are equal (float32 sums diffe
 
 def top_documents(sims: np.ndarray, owners: np.ndarray, depth: int) -> tuple[list[int], dict[int, float]]:
     """Each document's best row (``owners``: its document), best first, at most ``depth``;
-    a row of similarity -inf is not allowed.  Similarities equal to :data:`TIE` rank by row
+    a row of similarity -inf is not allowed.  Similarities within :data:`TIE` rank by row
     (document order): which of two equal ones the arithmetic puts ahead depends on the CPU's
     vector instructions, and a ranking should not."""
     n = len(sims)

@@ -105,6 +105,12 @@ def current() -> KiwiProcess | None:
     return _current
 
 
+def ask(op: str, texts: list[str]) -> Any:
+    """The active child's result of ``op`` over ``texts``; None with no child, or once it has
+    failed (the caller then analyses in its own process)."""
+    return _current.ask(op, texts) if _current is not None else None
+
+
 @contextlib.contextmanager
 def kiwi_in_background(options: dict[str, Any]) -> Iterator[KiwiProcess]:
     """Start a child loading Kiwi with ``options``; within the block, ``lexical.py`` asks it

@@ -93,8 +93,7 @@ def tokenize_ko(text: str) -> list[str]:
     """Korean text -> content morphemes + its Latin words (English-tokenised)."""
     if not has_hangul(text):
         return tokenize_en(text)
-    child = kiwi_process.current()
-    got = child.ask("tokenize", [text]) if child is not None else None
+    got = kiwi_process.ask("tokenize", [text])
     if got is not None:
         return list(got[0])
     return [*_ko_morphemes(get_kiwi().tokenize(text)), *tokenize_en(text)]
@@ -138,8 +137,7 @@ def tokenize_ko_many(texts: Sequence[str]) -> list[list[str]]:
 def analyse_ko_many(texts: Sequence[str]) -> Analysis:
     """:func:`tokenize_ko_many`, and the texts' word forms with their morphemes, counted
     (added up by the lexicon for :func:`tokenize_ko_query`)."""
-    child = kiwi_process.current()
-    got = child.ask("analyse", list(texts)) if child is not None else None
+    got = kiwi_process.ask("analyse", list(texts))
     if got is not None:
         counted: Forms = Counter({(f, decode(t)): n for f, t, n in got["forms"]})
         return Analysis(got["tokens"], counted)
