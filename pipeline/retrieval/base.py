@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from ..records import IndexDoc
     from ..settings import Settings
+    from ..store.staged import StagedDocs
 
 
 class RetrieverQuery(str):
@@ -67,7 +68,7 @@ class Retriever(Protocol):
         ...
 
     @classmethod
-    def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> Any:
+    def prepare(cls, settings: Settings, docs: StagedDocs) -> Any:
         """Build what querying needs, at ``digest index`` time (e.g. an index on disk), and
         return what to record with the documents (JSON; ``None``: nothing), committed with
         them in one transaction so a reader never sees one without the other."""

@@ -8,7 +8,9 @@
 
 The table is stored in ``OUT/bridge/`` under a hash of its inputs (a query never rebuilds
 it; Korean morphological analysis of each sentence, and the glosses of each text, are cached
-by content hash, so adding digests analyses only the new text).  ``bridge.py`` uses it at query time.
+by content hash, so adding digests analyses only the new text; what each entry contributes
+is known by its keys, kept by the entry's fingerprint (``bridge_corpus.py``), so the texts
+of unchanged entries are not even read).  ``bridge.py`` uses it at query time.
 
 The word alignment is a statistic of thousands of sentences: one more day barely moves it,
 and training it is the one part of a daily ``digest index`` that does not shrink with the
@@ -23,7 +25,7 @@ import json
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,15 @@ from ..text.hangul import has_hangul
 from ..text.memory import load_memory
 from ..text.terms import mine_term_pairs
 from .align import ibm1, translation_table
+from .bridge_corpus import (
+    Corpus,
+    LoadedCorpus,
+    corpus_facts,
+    entry_pairs,
+    newest_first,
+    sort_key,
+    translated_sections,
+)
 from .gloss_cache import cached_glosses
 from .lexical import analyser_id, tokenize_en, tokenize_ko
 
@@ -67,16 +78,13 @@ def corpus_pairs(
     out = OutDir(settings.out_dir)
     entries = out.load_entries() if entries is None else entries
     translations = out.load_translations() if translations is None else translations
-    translated = {(t.entry_id, t.index): t.text for t in translations if t.text.strip()}
+    translated = translated_sections(translations)
     memory = load_memory(settings.translate.memory_files)
     pairs: list[tuple[str, str]] = []
-    for e in sorted(entries, key=lambda e: (str(e.date or ""), e.id), reverse=True):
+    for e in sorted(entries, key=sort_key, reverse=True):
         if limit is not None and len(pairs) >= limit:
             break
-        for i, s in enumerate(e.sections):
-            english = translated.get((e.id, i)) or memory.lookup(s.text)
-            if english and s.text.strip():
-                pairs.append((s.text, english))
+        pairs.extend(entry_pairs(e, translated, memory))
     return pairs
 
 
@@ -154,19 +162,17 @@ def align_words(pairs: Iterable[tuple[str, str]], tokenize_korean: Any = tokeniz
 
 def phrase_pairs(
     glossary: dict[str, str],
-    korean_texts: Iterable[str],
+    glosses: Iterable[list[tuple[str, str]]],
     tokenize_korean: Any = tokenize_ko,
-    glosses_of: Any = None,
 ) -> list[tuple[str, str, float, list[str]]]:
-    """The glossary's pairs (binding) and the texts' own glosses (``glosses_of``: texts ->
-    each one's pairs; default: mined now), a gloss the texts disagree on weighing less."""
+    """The glossary's pairs (binding) and the texts' own glosses (each text's pairs), a
+    gloss the texts disagree on weighing less."""
     phrases: dict[tuple[str, str], float] = {}
-    glosses: dict[str, Counter[str]] = defaultdict(Counter)
-    texts = list(korean_texts)
-    for found in glosses_of(texts) if glosses_of else map(mine_term_pairs, texts):
+    counted: dict[str, Counter[str]] = defaultdict(Counter)
+    for found in glosses:
         for ko, en in found:
-            glosses[ko][en] += 1
-    for ko, counts in glosses.items():
+            counted[ko][en] += 1
+    for ko, counts in counted.items():
         total = sum(counts.values())
         for en, n in counts.items():
             phrases[(ko, en)] = round(n / total, 4)
@@ -180,7 +186,6 @@ def build_table(
     glossary: dict[str, str],
     korean_texts: Iterable[str],
     tokenize_korean: Any = tokenize_ko,
-    glosses_of: Any = None,
 ) -> BridgeTable:
     """Align the sentence pairs both ways; add the glossary and the texts' own glosses."""
     words = align_words(pairs, tokenize_korean)
@@ -188,7 +193,7 @@ def build_table(
         ko_en=words["ko_en"],
         en_ko=words["en_ko"],
         surface=words["surface"],
-        phrases=phrase_pairs(glossary, korean_texts, tokenize_korean, glosses_of),
+        phrases=phrase_pairs(glossary, map(mine_term_pairs, korean_texts), tokenize_korean),
         sentences=words["sentences"],
     )
 
@@ -213,29 +218,12 @@ class _CachedKorean:
         self.new = {}
 
 
-def table_inputs(
-    settings: Settings,
-    entries: list[Entry] | None = None,
-    translations: list[SectionTranslation] | None = None,
-) -> tuple[list[tuple[str, str]], dict[str, str], list[str]]:
-    entries = OutDir(settings.out_dir).load_entries() if entries is None else entries
-    limit = settings.search.bridge_max_sections
-    pairs = corpus_pairs(settings, entries, translations, limit)[:limit]
-    glossary = load_glossary(settings.translate.glossary_file).entries
-    texts = [s.text for e in entries for s in e.sections]
-    return pairs, glossary, texts
-
-
 # -- the kept alignment ------------------------------------------------------------------------
 
 
 def _alignment_identity() -> str:
     """What the alignment depends on besides its sections: this module's rules and the analyser."""
     return content_hash(BRIDGE_VERSION, MIN_PROB, MIN_SENTENCES, TOP, analyser_id("ko"), length=16)
-
-
-def _pair_keys(pairs: list[tuple[str, str]]) -> list[str]:
-    return [content_hash(ko, en, length=16) for ko, en in pairs]
 
 
 def _kept_alignment(path: Path, keys: list[str], retrain_share: float) -> dict[str, Any] | None:
@@ -261,14 +249,18 @@ def _kept_alignment(path: Path, keys: list[str], retrain_share: float) -> dict[s
 
 
 def _alignment(
-    folder: Path, pairs: list[tuple[str, str]], retrain_share: float, tokenizer: Any
+    folder: Path,
+    keys: list[str],
+    pairs_of: Callable[[], list[tuple[str, str]]],
+    retrain_share: float,
+    tokenizer: Any,
 ) -> tuple[dict[str, Any], str]:
-    """The word alignment for ``pairs``: kept or trained (and kept); and a hash naming it."""
+    """The word alignment for the pairs of ``keys`` (``pairs_of()``: the pairs themselves,
+    read only to train): kept or trained (and kept); and a hash naming it."""
     path = folder / ALIGNMENT
-    keys = _pair_keys(pairs)
     words = _kept_alignment(path, keys, retrain_share)
     if words is None:
-        words = align_words(pairs, tokenizer)
+        words = align_words(pairs_of(), tokenizer)
         kept = {"identity": _alignment_identity(), "pairs": sorted(keys), **words}
         write_text_atomic(path, json.dumps(kept, ensure_ascii=False, sort_keys=True))
     return words, content_hash(words, length=16)
@@ -278,20 +270,38 @@ def prepare_bridge(
     settings: Settings,
     entries: list[Entry] | None = None,
     translations: list[SectionTranslation] | None = None,
+    *,
+    corpus: Corpus | None = None,
 ) -> BridgeTable | None:
     """Build (or find) the table for the current output folder; None when bridging is off
-    or nothing is translated yet.  ``entries``/``translations``: already loaded."""
+    or nothing is translated yet.  ``corpus``: the index stage's entries by fingerprint
+    (``bridge_corpus.py``); else ``entries``/``translations`` (read when not given)."""
     if not settings.search.bridge:
         return None
-    pairs, glossary, texts = table_inputs(settings, entries, translations)
-    if not pairs and not glossary:
-        return None
     out = OutDir(settings.out_dir)
+    if corpus is None:
+        entries = out.load_entries() if entries is None else entries
+        translations = out.load_translations() if translations is None else translations
+        corpus = LoadedCorpus(entries, translations, load_memory(settings.translate.memory_files))
     folder = out.bridge_dir
+    facts = corpus_facts(out.bridge_glosses_path, corpus)
+    limit = settings.search.bridge_max_sections
+    newest = newest_first(facts, limit)
+    keys = [k for i in newest for k in facts[i].pairs][:limit]
+    glossary = load_glossary(settings.translate.glossary_file).entries
+    if not keys and not glossary:
+        return None
     folder.mkdir(parents=True, exist_ok=True)
+
+    def pairs_of() -> list[tuple[str, str]]:
+        entries, translations, _ = corpus.load([corpus.units[i] for i in newest])
+        translated = translated_sections(translations)
+        return [p for e in entries for p in entry_pairs(e, translated, corpus.memory)][:limit]
+
     tokenizer = _CachedKorean(out.bridge_tokens_path)
-    words, words_key = _alignment(folder, pairs, settings.search.bridge_retrain_share, tokenizer)
-    key = content_hash(BRIDGE_VERSION, words_key, sorted(glossary.items()), texts, length=16)
+    words, words_key = _alignment(folder, keys, pairs_of, settings.search.bridge_retrain_share, tokenizer)
+    gloss_keys = [k for f in facts for k in f.glosses]  # every section's text, by its key
+    key = content_hash(BRIDGE_VERSION, words_key, sorted(glossary.items()), gloss_keys, length=16)
     target = folder / f"table-{key}.json"
     if target.is_file():
         tokenizer.save()
@@ -299,11 +309,19 @@ def prepare_bridge(
             return BridgeTable.from_json(target.read_text(encoding="utf-8"))
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("bridge table %s unreadable (%s): rebuilding", target, exc)
+
+    def texts_of(wanted: list[int]) -> list[str]:  # the texts of these places of `gloss_keys`
+        where = [(i, j) for i, f in enumerate(facts) for j in range(len(f.glosses))]
+        units = sorted({where[w][0] for w in wanted})
+        loaded = dict(zip(units, corpus.load([corpus.units[i] for i in units])[0], strict=True))
+        return [loaded[where[w][0]].sections[where[w][1]].text for w in wanted]
+
+    glosses = cached_glosses(out.bridge_glosses_path)(gloss_keys, texts_of)
     table = BridgeTable(
         ko_en=words["ko_en"],
         en_ko=words["en_ko"],
         surface=words["surface"],
-        phrases=phrase_pairs(glossary, texts, tokenizer, cached_glosses(out.bridge_glosses_path)),
+        phrases=phrase_pairs(glossary, glosses, tokenizer),
         sentences=words["sentences"],
     )
     tokenizer.save()

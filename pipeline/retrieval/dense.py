@@ -15,8 +15,9 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..records import IndexDoc
 from ..settings import Settings
-from ..store.docstore import read_state
+from ..store.docstate import read_state
 from ..store.layout import OutDir
+from ..store.staged import StagedDocs
 from .base import RetrieverQuery
 from .dense_vectors import VectorCopy, build_copy
 from .embedder import collection_name, embedder
@@ -144,7 +145,7 @@ class DenseRetriever:
         return {e: self._by_id[e] for e in entry_ids if e in self._by_id}
 
     @classmethod
-    def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> dict[str, Any] | None:
+    def prepare(cls, settings: Settings, docs: StagedDocs) -> dict[str, Any] | None:
         """The vector copy of an embedded index (the index stage has written the vectors to
         Chroma already); None for a Chroma server."""
         if settings.index.chroma_url:
@@ -156,7 +157,7 @@ class DenseRetriever:
             settings, open_client(settings), embedding_function(settings), create=False
         )
         current = read_state(out.index_db_path, docs=False)[1].get(f"retriever:{cls.name}")
-        return build_copy(out, collection, [list(d.chunks) for d in docs], current)
+        return build_copy(out, collection, docs.chunk_lists(), current)
 
     def warm_up(self) -> None:
         self.embed(["warm up"])

@@ -22,11 +22,17 @@ _DDL = "CREATE TABLE IF NOT EXISTS glosses (key TEXT PRIMARY KEY, pairs TEXT NOT
 Pair = tuple[str, str]
 
 
-def cached_glosses(path: Path, miner: Callable[[str], list[Pair]] = mine_term_pairs) -> Callable:
-    """``texts -> [pairs of each text]``, reading what ``path`` holds and mining the rest."""
+def gloss_key(text: str) -> str:
+    """The key of a text's glosses."""
+    return text_hash(MINER_VERSION, text, length=20)
 
-    def glosses_of(texts: Sequence[str]) -> list[list[Pair]]:
-        keys = [text_hash(MINER_VERSION, t, length=20) for t in texts]
+
+def cached_glosses(path: Path, miner: Callable[[str], list[Pair]] = mine_term_pairs) -> Callable:
+    """``(keys, texts_of) -> [pairs of each text]`` for texts known by :func:`gloss_key`:
+    what ``path`` holds is read, and ``texts_of(positions)`` gives the texts at those
+    positions of ``keys`` not held, which are mined (and kept)."""
+
+    def glosses_of(keys: Sequence[str], texts_of: Callable[[list[int]], list[str]]) -> list[list[Pair]]:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
         try:
@@ -39,8 +45,13 @@ def cached_glosses(path: Path, miner: Callable[[str], list[Pair]] = mine_term_pa
                     f"SELECT key, pairs FROM glosses WHERE key IN ({','.join('?' * len(part))})", part
                 )
                 found.update((k, [tuple(p) for p in json.loads(v)]) for k, v in rows)
-            new = {k: miner(t) for k, t in zip(keys, texts, strict=True) if k not in found}
-            if new:
+            first: dict[str, int] = {}
+            for i, k in enumerate(keys):
+                if k not in found and k not in first:
+                    first[k] = i
+            if first:
+                texts = texts_of(list(first.values()))
+                new = {k: miner(t) for k, t in zip(first, texts, strict=True)}
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(
                     "INSERT OR REPLACE INTO glosses VALUES (?, ?)",

@@ -31,16 +31,17 @@ from ..errors import InputError
 from ..progress import Progress
 from ..records import IndexDoc
 from ..settings import Settings
-from ..store.docstore import read_state
+from ..store.docstate import read_state
 from ..store.jsonl import content_hash
 from ..store.layout import OutDir
+from ..store.staged import StagedDocs
 from ..text.english import tokenize_en
 from ..text.hangul import has_hangul
 from . import kiwi_process
 from .base import RetrieverQuery
 from .known_forms import Analysis, Forms, KnownForms, decode, known_forms, text_forms, use_known_forms
 from .lexical_index import FORMAT, LexicalIndex
-from .lexical_tokens import Lexicon
+from .lexical_tokens import Lexicon, text_key
 
 log = logging.getLogger(__name__)
 
@@ -227,27 +228,45 @@ class _BM25Retriever:
             )
 
     @classmethod
-    def prepare(cls, settings: Settings, docs: list[IndexDoc]) -> dict[str, Any]:
+    def prepare(cls, settings: Settings, docs: StagedDocs) -> dict[str, Any]:
         """Analyse the texts not seen before, (re)build the index when the texts changed, and
-        return what the index documents record for this retriever (``docs.meta``)."""
+        return what the index documents record for this retriever (``docs.meta``).  ``docs``
+        (``store/staged.py``): a document kept as stored has the key its text had in the
+        index in use, and is not read."""
         out = OutDir(settings.out_dir)
         analyser = analyser_id(cls.lang)
+        current = (read_state(out.index_db_path, docs=False)[1].get(f"retriever:{cls.name}") or {}).get("dir")
+        keys = cls._known_keys(out, current, analyser, docs)
+        texts: dict[int, str] = {}
+
+        def texts_of(positions: list[int]) -> list[str]:
+            unread = [p for p in positions if p not in texts]
+            texts.update(zip(unread, (getattr(d, cls.field) for d in docs.get_many(unread)), strict=True))
+            return [texts[p] for p in positions]
+
+        missing = [i for i, k in enumerate(keys) if k is None]
+        for i, text in zip(missing, texts_of(missing), strict=True):
+            keys[i] = text_key(analyser, text)
+        known = [k for k in keys if k is not None]
         lexicon = Lexicon(out.lexicon_path, create=True)
         try:
 
             def progress(total: int) -> Progress:
                 return Progress(total, f"analyse {cls.lang}", settings.progress, unit="text")
 
-            texts = [getattr(d, cls.field) for d in docs]
-            ids, keys, analysed = lexicon.analyse(texts, analyser, TOKENIZE_MANY[cls.lang], progress)
-            target = f"{cls.lang}-{content_hash(FORMAT, analyser, keys, length=16)}"
+            ids, analysed = lexicon.analyse_keyed(
+                known, texts_of, analyser, TOKENIZE_MANY[cls.lang], progress
+            )
+            target = f"{cls.lang}-{content_hash(FORMAT, analyser, known, length=16)}"
+            kept = {"analyser": analyser, "keys": known}
             if not LexicalIndex.exists(out.bm25_dir / target):
                 log.debug("building the %s lexical index over %d documents", cls.lang, len(docs))
-                LexicalIndex.build(out.bm25_dir / target, ids, lexicon.vocab_size)
-            lexicon.keep_only(f"{cls.lang}:", keys, analyser)
+                LexicalIndex.build(out.bm25_dir / target, ids, lexicon.vocab_size, kept)
+            elif LexicalIndex.read_keys(out.bm25_dir / target) is None:
+                LexicalIndex.write_keys(out.bm25_dir / target, kept)
+            lexicon.keep_only(f"{cls.lang}:", known, analyser)
         finally:
             lexicon.close()
-        current = (read_state(out.index_db_path, docs=False)[1].get(f"retriever:{cls.name}") or {}).get("dir")
         for old in out.bm25_dir.glob(f"{cls.lang}-*"):  # keep the one in use until the switch
             if old.is_dir() and old.name not in (target, current):
                 shutil.rmtree(old, ignore_errors=True)
@@ -255,6 +274,21 @@ class _BM25Retriever:
             "%s lexical index: %d of %d texts analysed, the others cached", cls.lang, analysed, len(docs)
         )
         return {"dir": target, "docs": len(docs)}
+
+    @staticmethod
+    def _known_keys(out: OutDir, current: str | None, analyser: str, docs: StagedDocs) -> list[str | None]:
+        """The key of each kept document's text, from the index in use (``current``); None
+        for the others."""
+        keys: list[str | None] = [None] * len(docs)
+        before = LexicalIndex.read_keys(out.bm25_dir / current) if current else None
+        if not before or before.get("analyser") != analyser or not isinstance(before.get("keys"), list):
+            return keys
+        previous: list[str] = before["keys"]
+        for i in range(len(docs)):
+            stored = docs.kept(i)
+            if stored is not None and stored.pos < len(previous):
+                keys[i] = previous[stored.pos]
+        return keys
 
     def warm_up(self) -> None:
         TOKENIZERS[self.lang]("준비")

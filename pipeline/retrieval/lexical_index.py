@@ -18,8 +18,11 @@ import math
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from ..store.jsonl import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ K1 = 1.5
 B = 0.75
 _FILES = ("data.npy", "indices.npy", "indptr.npy")
 _DONE = "index.json"
+_KEYS = "keys.json"
 
 
 def build_matrix(docs: Sequence[np.ndarray], vocab_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,9 +75,12 @@ class LexicalIndex:
         return (Path(path) / _DONE).is_file()
 
     @classmethod
-    def build(cls, path: Path, docs: Sequence[np.ndarray], vocab_size: int) -> LexicalIndex:
+    def build(
+        cls, path: Path, docs: Sequence[np.ndarray], vocab_size: int, keys: dict[str, Any] | None = None
+    ) -> LexicalIndex:
         """Build and save to ``path`` (a folder, replaced atomically: written beside it, then
-        renamed), and return the memory-mapped result."""
+        renamed), and return the memory-mapped result.  ``keys``: what names the documents'
+        texts, kept beside the arrays (:meth:`read_keys`)."""
         path = Path(path)
         data, indices, indptr = build_matrix(docs, vocab_size)
         tmp = path.with_name(path.name + ".tmp")
@@ -81,11 +88,27 @@ class LexicalIndex:
         tmp.mkdir(parents=True)
         for name, array in zip(_FILES, (data, indices, indptr), strict=True):
             np.save(tmp / name, array, allow_pickle=False)
+        if keys is not None:
+            (tmp / _KEYS).write_text(json.dumps(keys), encoding="utf-8")
         info = {"format": FORMAT, "docs": len(docs), "vocab": vocab_size, "k1": K1, "b": B}
         (tmp / _DONE).write_text(json.dumps(info), encoding="utf-8")
         shutil.rmtree(path, ignore_errors=True)
         tmp.rename(path)
         return cls.load(path)
+
+    @staticmethod
+    def write_keys(path: Path, keys: dict[str, Any]) -> None:
+        """Keep ``keys`` beside an index built without them (by an earlier version)."""
+        write_text_atomic(Path(path) / _KEYS, json.dumps(keys))
+
+    @staticmethod
+    def read_keys(path: Path) -> dict[str, Any] | None:
+        """What :meth:`build` kept as ``keys`` (None: nothing kept, or unreadable)."""
+        try:
+            got = json.loads((Path(path) / _KEYS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return got if isinstance(got, dict) else None
 
     @classmethod
     def load(cls, path: Path) -> LexicalIndex:

@@ -53,6 +53,11 @@ ON CONFLICT (analyser, form, tokens) DO UPDATE SET n = n + excluded.n
 EMPTY = "\u2205"  # the token of a text with none (BM25 needs every document to hold one)
 
 
+def text_key(analyser: str, text: str) -> str:
+    """The key of a text's tokens under ``analyser``."""
+    return text_hash(analyser, text, length=24)
+
+
 class Lexicon:
     """One connection to the lexicon file; thread-safe."""
 
@@ -125,7 +130,22 @@ class Lexicon:
         ``tokenize_many`` returns each text's tokens, or an :class:`~.known_forms.Analysis`
         (the tokens and the texts' word forms, counted in ``form_analyses``).
         ``progress(total)``: a context manager with ``advance(n)`` (``progress.Progress``)."""
-        keys = [text_hash(analyser, t, length=24) for t in texts]
+        keys = [text_key(analyser, t) for t in texts]
+        ids, analysed = self.analyse_keyed(
+            keys, lambda wanted: [texts[i] for i in wanted], analyser, tokenize_many, progress
+        )
+        return ids, keys, analysed
+
+    def analyse_keyed(
+        self,
+        keys: Sequence[str],
+        texts_of: Callable[[list[int]], list[str]],
+        analyser: str,
+        tokenize_many: Callable[[list[str]], list[list[str]] | Analysis],
+        progress: Callable[[int], Any] | None = None,
+    ) -> tuple[list[np.ndarray], int]:
+        """:meth:`analyse` of texts known by their keys (:func:`text_key`): ``texts_of(i...)``
+        gives the texts at those positions, asked only for keys the lexicon does not hold."""
         found: dict[str, np.ndarray] = {}
         with self._lock:
             unique = list(dict.fromkeys(keys))
@@ -136,8 +156,12 @@ class Lexicon:
                     f"SELECT key, ids FROM texts WHERE key IN ({marks})", part
                 ):
                     found[key] = np.frombuffer(blob, dtype=np.int32)
-        todo = list({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
-        if todo:
+        first: dict[str, int] = {}  # each key not held -> where its text is first
+        for i, k in enumerate(keys):
+            if k not in found and k not in first:
+                first[k] = i
+        if first:
+            todo = list(zip(first, texts_of(list(first.values())), strict=True))
             with progress(len(todo)) if progress else contextlib.nullcontext() as bar:
                 for start in range(0, len(todo), _BATCH):
                     batch = todo[start : start + _BATCH]
@@ -147,7 +171,7 @@ class Lexicon:
                     found.update(self._store(analyser, items, forms))
                     if bar is not None:
                         bar.advance(len(batch))
-        return [found[k] for k in keys], keys, len(todo)
+        return [found[k] for k in keys], len(first)
 
     def _store(
         self, analyser: str, items: list[tuple[str, list[str]]], forms: Forms | None = None

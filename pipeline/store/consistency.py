@@ -30,6 +30,7 @@ from ..records import Entry, IndexDoc, Metadata, ParseIssue, SectionTranslation
 from .jsonl import content_hash
 from .layout import OutDir
 from .lock import TEMP_PREFIX, TEMP_SUFFIX
+from .reading import iter_text_lines
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -65,14 +66,16 @@ def _load(path: Path, model: type[M], problems: list[str]) -> list[M] | None:
     if not path.exists():
         return None
     out: list[M] = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(model.model_validate(json.loads(line)))
-            except (json.JSONDecodeError, ValidationError) as exc:
-                problems.append(f"{path.name}:{lineno}: not a valid {model.__name__} ({type(exc).__name__})")
+    for lineno, line in iter_text_lines(path):
+        if line is None:
+            problems.append(f"{path.name}:{lineno}: not UTF-8")
+            continue
+        if not line.strip():
+            continue
+        try:
+            out.append(model.model_validate(json.loads(line)))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            problems.append(f"{path.name}:{lineno}: not a valid {model.__name__} ({type(exc).__name__})")
     return out
 
 

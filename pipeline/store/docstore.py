@@ -2,22 +2,21 @@
 position, entry id or chunk id, so opening the index reads nothing but what a search returns.
 
 Positions are the documents' order (the rows of the lexical indexes).  The index stage
-writes the store in one transaction, rows of changed documents only (``write_docs``); a
+writes the store in one transaction, rows of changed documents only (``docstate.py``); a
 reader (:class:`DocStore`) keeps one read transaction for its lifetime, a consistent snapshot
 even while ``digest index`` commits a new one (WAL journal).  ``meta`` holds what the
-retrievers recorded for this generation of documents (e.g. the lexical indexes' keys).
+retrievers recorded for this generation of documents (e.g. the lexical indexes' keys);
+``lines`` the input lines earlier runs validated (``stages/index/inputs.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -30,7 +29,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA = 1
 _BUSY_MS = 30_000
-_DDL = """
+DDL = """
 CREATE TABLE IF NOT EXISTS docs (
     entry_id TEXT PRIMARY KEY,
     pos INTEGER NOT NULL,
@@ -50,7 +49,13 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_entry ON chunks(entry_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lines (key TEXT PRIMARY KEY, entry_id TEXT NOT NULL) WITHOUT ROWID;
 """
+# columns added since schema 1 (a store without them is read as it is and given them when written)
+ADDED_COLUMNS = {"inputs": "TEXT", "untranslated": "INTEGER"}
+UNTRANSLATED_FROM_RECORD = (
+    "(json_extract(record, '$.sections_total') > 0 AND json_extract(record, '$.sections_translated') = 0)"
+)
 
 
 def doc_hash(doc: IndexDoc) -> str:
@@ -58,126 +63,44 @@ def doc_hash(doc: IndexDoc) -> str:
     return hashlib.sha256(doc.model_dump_json(exclude={"chunks"}).encode()).hexdigest()[:20]
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def columns(conn: sqlite3.Connection) -> set[str]:
+    """The columns of the ``docs`` table (a store of an earlier version lacks the added ones)."""
+    return {row[1] for row in conn.execute("PRAGMA table_info(docs)")}
+
+
+def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=_BUSY_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
     return conn
 
 
-# -- writing (the index stage) ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredDoc:
-    pos: int
-    hash: str
-    chunks: tuple[str, ...]
-
-
-def read_state(path: Path, *, docs: bool = True) -> tuple[dict[str, StoredDoc], dict[str, Any]]:
-    """What the store holds: every document's position, hash and chunk ids, and the meta.
-    Empty when there is no store (or an unreadable one: the index stage rebuilds it).
-    ``docs=False``: the meta alone (what a retriever recorded), no document read."""
-    path = Path(path)
-    if not path.exists():
-        return {}, {}
-    try:
-        conn = _connect(path)
-        try:
-            meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
-            if meta.get("schema") != SCHEMA:
-                return {}, {}
-            if not docs:
-                return {}, meta
-            rows = conn.execute("SELECT entry_id, pos, hash, chunks FROM docs")
-            stored = {e: StoredDoc(p, h, tuple(json.loads(c))) for e, p, h, c in rows}
-        finally:
-            conn.close()
-    except (sqlite3.Error, ValueError) as exc:
-        log.warning("%s is unreadable (%s): the index documents are rebuilt", path, exc)
-        return {}, {}
-    return stored, meta
-
-
-def write_docs(
-    path: Path,
-    docs: Sequence[IndexDoc],
-    hashes: Sequence[str],
-    previous: dict[str, StoredDoc],
-    meta: dict[str, Any],
-) -> int:
-    """Make the store hold exactly ``docs`` (in this order) and ``meta``, in one transaction
-    that writes only what differs from ``previous`` (:func:`read_state`).  Returns the number
-    of rows written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = _connect(path)
-    written = 0
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_DDL)
-        stored_schema = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if stored_schema is not None and json.loads(stored_schema[0]) != SCHEMA:
-            previous = {}
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if not previous:  # nothing to build on: start from empty tables
-                conn.execute("DELETE FROM docs")
-                conn.execute("DELETE FROM chunks")
-            wanted = {d.entry_id for d in docs}
-            gone = [(e,) for e in previous if e not in wanted]
-            conn.executemany("DELETE FROM docs WHERE entry_id = ?", gone)
-            conn.executemany("DELETE FROM chunks WHERE entry_id = ?", gone)
-            rows, chunk_rows, moved = [], [], []
-            for pos, (doc, h) in enumerate(zip(docs, hashes, strict=True)):
-                old = previous.get(doc.entry_id)
-                if old is not None and old.hash == h and old.chunks == tuple(doc.chunks):
-                    if old.pos != pos:
-                        moved.append((pos, doc.entry_id))
-                    continue
-                rows.append(_row(doc, pos, h))
-                if old is not None:
-                    conn.execute("DELETE FROM chunks WHERE entry_id = ?", (doc.entry_id,))
-                chunk_rows += [(c, doc.entry_id, i) for i, c in enumerate(doc.chunks)]
-            conn.executemany("INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            conn.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?)", chunk_rows)
-            conn.executemany("UPDATE docs SET pos = ? WHERE entry_id = ?", moved)
-            new_meta = {k: json.dumps(v) for k, v in {**meta, "schema": SCHEMA, "count": len(docs)}.items()}
-            written = len(rows) + len(moved) + len(gone)
-            if not written and previous and dict(conn.execute("SELECT key, value FROM meta")) == new_meta:
-                conn.execute("ROLLBACK")  # nothing changed: the file is not touched
-                return 0
-            conn.execute("DELETE FROM meta")
-            conn.executemany("INSERT INTO meta VALUES (?, ?)", list(new_meta.items()))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        with contextlib.suppress(sqlite3.Error):  # a reader holds an old snapshot: a later write will
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
-    return written
-
-
-def _row(doc: IndexDoc, pos: int, h: str) -> tuple[Any, ...]:
-    return (
-        doc.entry_id,
-        pos,
-        h,
-        doc.arxiv_id,
-        int(doc.date.strftime("%Y%m%d")) if doc.date else None,
-        doc.votes,
-        doc.topic.strip().casefold() if doc.topic else None,
-        json.dumps(list(doc.chunks)),
-        doc.model_dump_json(),
-    )
-
-
 # -- reading (search, ask) -------------------------------------------------------------------
 
 
-class DocStore(Sequence[IndexDoc]):
+class ByPosition(Sequence[IndexDoc]):
+    """A sequence of documents read through ``get_many`` (a batch of positions at a time)."""
+
+    def get_many(self, positions: Iterable[int]) -> list[IndexDoc]:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> IndexDoc: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[IndexDoc]: ...
+    def __getitem__(self, index: int | slice) -> IndexDoc | list[IndexDoc]:
+        if isinstance(index, slice):
+            return self.get_many(range(*index.indices(len(self))))
+        pos = index + len(self) if index < 0 else index
+        if not 0 <= pos < len(self):
+            raise IndexError(index)
+        return self.get_many([pos])[0]
+
+    def __iter__(self) -> Iterator[IndexDoc]:
+        for start in range(0, len(self), 1000):
+            yield from self.get_many(range(start, min(start + 1000, len(self))))
+
+
+class DocStore(ByPosition):
     """The documents of one snapshot of the store, as a sequence by position.  Reads a row
     when asked for it; iterating reads them all.  Thread-safe."""
 
@@ -188,7 +111,7 @@ class DocStore(Sequence[IndexDoc]):
         self.path = path
         self._lock = threading.Lock()
         try:
-            self._conn = _connect(path)
+            self._conn = connect(path)
             self._conn.execute("PRAGMA query_only=1")
             self._conn.execute("BEGIN")  # one snapshot for the reader's lifetime
             self._meta = {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
@@ -211,22 +134,6 @@ class DocStore(Sequence[IndexDoc]):
 
     def __len__(self) -> int:
         return self._len
-
-    @overload
-    def __getitem__(self, index: int) -> IndexDoc: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[IndexDoc]: ...
-    def __getitem__(self, index: int | slice) -> IndexDoc | list[IndexDoc]:
-        if isinstance(index, slice):
-            return self.get_many(range(*index.indices(self._len)))
-        pos = index + self._len if index < 0 else index
-        if not 0 <= pos < self._len:
-            raise IndexError(index)
-        return self.get_many([pos])[0]
-
-    def __iter__(self) -> Iterator[IndexDoc]:
-        for start in range(0, self._len, 1000):
-            yield from self.get_many(range(start, min(start + 1000, self._len)))
 
     def get_many(self, positions: Iterable[int]) -> list[IndexDoc]:
         """The documents at ``positions``, in that order."""

@@ -17,26 +17,46 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 
+def iter_text_lines(path: Path) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) of every line of ``path``; None for a line that is not UTF-8
+    (the file's other lines are still read)."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield lineno, None
+
+
 def iter_jsonl_dicts(path: Path) -> Iterator[dict[str, Any]]:
+    for _, record in _numbered_dicts(path):
+        yield record
+
+
+def _numbered_dicts(path: Path) -> Iterator[tuple[int, Any]]:
     path = Path(path)
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    for lineno, line in iter_text_lines(path):
+        if line is not None:
             line = line.strip()
             if not line:
                 continue
             try:
-                yield json.loads(line)
+                yield lineno, json.loads(line)
+                continue
             except json.JSONDecodeError:
-                log.warning("%s:%d: skipping a corrupt line (interrupted write?)", path, lineno)
+                pass
+        log.warning("%s:%d: skipping a corrupt line (interrupted write?)", path, lineno)
 
 
 def read_jsonl(path: Path, model: type[M]) -> list[M]:
     out: list[M] = []
-    for d in iter_jsonl_dicts(path):
+    for lineno, d in _numbered_dicts(path):
         try:
             out.append(model.model_validate(d))
         except Exception as exc:  # pydantic.ValidationError
-            log.warning("%s: skipping a record that is not a valid %s: %s", path, model.__name__, exc)
+            log.warning(
+                "%s:%d: skipping a record that is not a valid %s: %s", path, lineno, model.__name__, exc
+            )
     return out

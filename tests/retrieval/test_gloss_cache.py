@@ -3,7 +3,7 @@ pairs read back equal the pairs mined."""
 
 from __future__ import annotations
 
-from pipeline.retrieval.gloss_cache import cached_glosses
+from pipeline.retrieval.gloss_cache import cached_glosses, gloss_key
 from pipeline.text.terms import mine_term_pairs
 
 TEXTS = [
@@ -13,7 +13,17 @@ TEXTS = [
 ]
 
 
-def test_only_new_texts_are_mined(tmp_path):
+def _glosses(path, miner, texts):
+    asked: list[int] = []
+
+    def texts_of(positions):
+        asked.extend(positions)
+        return [texts[p] for p in positions]
+
+    return cached_glosses(path, miner)([gloss_key(t) for t in texts], texts_of), asked
+
+
+def test_only_new_texts_are_mined_and_only_they_are_read(tmp_path):
     mined: list[str] = []
 
     def miner(text: str):
@@ -21,13 +31,13 @@ def test_only_new_texts_are_mined(tmp_path):
         return mine_term_pairs(text)
 
     path = tmp_path / "bridge" / "glosses.sqlite"
-    first = cached_glosses(path, miner)(TEXTS)
+    first, asked = _glosses(path, miner, TEXTS)
     assert first == [mine_term_pairs(t) for t in TEXTS]
     assert first[0] == [("지식 증류", "knowledge distillation")] and first[2] == []
-    assert mined == TEXTS
+    assert mined == TEXTS and asked == [0, 1, 2]
 
     mined.clear()
     new = "확산 모델(diffusion model)을 증류합니다."
-    again = cached_glosses(path, miner)([*TEXTS, new, TEXTS[0]])
-    assert mined == [new]  # the others come from the cache, a repeated text once
+    again, asked = _glosses(path, miner, [*TEXTS, new, TEXTS[0]])
+    assert mined == [new] and asked == [3]  # the others come from the cache, unread
     assert again == [*first, mine_term_pairs(new), first[0]]

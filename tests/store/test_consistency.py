@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.records import IndexDoc
 from pipeline.store.consistency import check_folder
-from pipeline.store.docstore import doc_hash, read_state, write_docs
+from pipeline.store.docstate import read_state, write_docs
+from pipeline.store.docstore import doc_hash
 from pipeline.store.layout import OutDir
 from tests.paths import FIXTURES
 

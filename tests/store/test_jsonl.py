@@ -92,3 +92,19 @@ def test_text_hash_keeps_its_bytes() -> None:
         text_hash("ko:lex-v1", text, length=24)
         == hashlib.sha256("ko:lex-v1\x1f최소 튜닝(Minimum Tuning)".encode()).hexdigest()[:24]
     )
+
+
+def test_a_line_that_is_not_utf8_is_skipped_with_file_and_line(tmp_path: Path, caplog) -> None:
+    """One bad byte costs its own line, not the file (a text-mode read raised on it)."""
+    import logging
+
+    from pipeline.records import Metadata
+    from pipeline.store.reading import read_jsonl
+
+    p = tmp_path / "metadata.jsonl"
+    p.write_bytes(b'{"entry_id": "a"}\n{"entry_id": "\xff"}\n{"entry_id": 3}\n{"entry_id": "c"}\n')
+    with caplog.at_level(logging.WARNING):
+        got = read_jsonl(p, Metadata)
+    assert [m.entry_id for m in got] == ["a", "c"]
+    assert f"{p}:2: skipping a corrupt line" in caplog.text
+    assert f"{p}:3: skipping a record that is not a valid Metadata" in caplog.text

@@ -17,6 +17,8 @@ no store yet (or another collection), the whole collection is reconciled once.
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,11 +30,15 @@ from ...retrieval.dense import get_collection, open_client, store_identity, stor
 from ...retrieval.embeddings import embedding_function
 from ...retrieval.lexical import kiwi_loading
 from ...settings import Settings
-from ...store.docstore import StoredDoc, doc_hash, read_state, write_docs
+from ...store.docstate import KeptDoc, StoredDoc, read_lines, read_state, write_docs
+from ...store.docstore import doc_hash
 from ...store.jsonl import content_hash, write_text_atomic
 from ...store.layout import OutDir
 from ...store.lock import writes_output
-from .docs import chunk_metadata, chunk_text, load_docs_inputs
+from ...store.staged import StagedDocs
+from ...text.memory import load_memory
+from .docs import build_docs, chunk_metadata, chunk_text
+from .inputs import IndexInputs
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +88,26 @@ def index_stage(settings: Settings, *, llm: Any = None) -> IndexReport:
 
 def _index(settings: Settings, llm: Any) -> IndexReport:
     out = OutDir(settings.out_dir)
-    entries, translations = out.load_entries(), out.load_translations()
-    docs = load_docs_inputs(settings, entries, translations)
+    memory = load_memory(settings.translate.memory_files)
+    inputs = IndexInputs(out, read_lines(out.index_db_path), memory)
     ef = embedding_function(settings, llm)
     client = open_client(settings)
     collection = get_collection(settings, client, ef, create=True)
-    report = IndexReport(collection=collection.name, entries=len(docs), where=store_location(settings))
+    report = IndexReport(
+        collection=collection.name, entries=len(inputs.units), where=store_location(settings)
+    )
     previous, meta = read_state(out.index_db_path)
     target = f"{collection.name}@{store_identity(settings)}"
     if meta.get("collection") != target:  # no store yet, or another collection: reconcile all
         previous = {}
+    docs, hashes = _documents(inputs, previous)
 
-    hashes = [doc_hash(d) for d in docs]
     wanted: dict[str, tuple[str, dict[str, Any]]] = {}  # chunks of the changed documents
     changed: set[str] = set()
     for doc, h in zip(docs, hashes, strict=True):
+        if isinstance(doc, KeptDoc):
+            report.untranslated += doc.stored.untranslated
+            continue
         old = previous.get(doc.entry_id)
         if old is not None and old.hash == h:
             doc.chunks = list(old.chunks)
@@ -116,18 +127,48 @@ def _index(settings: Settings, llm: Any) -> IndexReport:
     _sync_collection(settings, collection, ef, wanted, have, report)
 
     _record_location(settings, collection.name)
-    infos = _prepare_retrievers(settings, docs)
+    infos = _prepare_retrievers(settings, StagedDocs(docs, out.index_db_path))
     write_docs(
         out.index_db_path,
         docs,
         hashes,
         previous,
         {"collection": target, **{f"retriever:{name}": info for name, info in infos.items()}},
+        inputs=[u.fingerprint for u in inputs.units],
+        lines=(inputs.new_lines, inputs.valid_lines),
     )
     # the query bridge's word associations, mined from the same text
-    prepare_bridge(settings, entries, translations)
+    prepare_bridge(settings, corpus=inputs)
     log.info("index: %s", report.summary())
     return report
+
+
+def _documents(
+    inputs: IndexInputs, previous: dict[str, StoredDoc]
+) -> tuple[list[IndexDoc | KeptDoc], list[str]]:
+    """One document per entry: kept as stored when its fingerprint is the stored one, else
+    built from its records; and each one's content hash."""
+    seen = Counter(u.entry_id for u in inputs.units)
+    kept = {
+        i: previous[u.entry_id]
+        for i, u in enumerate(inputs.units)
+        if seen[u.entry_id] == 1 and u.entry_id in previous and previous[u.entry_id].inputs == u.fingerprint
+    }
+    todo = [u for i, u in enumerate(inputs.units) if i not in kept]
+    built = iter(build_docs(*inputs.load(todo), inputs.memory))
+    docs: list[IndexDoc | KeptDoc] = []
+    hashes: list[str] = []
+    for i, unit in enumerate(inputs.units):
+        if i in kept:
+            docs.append(KeptDoc(unit.entry_id, kept[i]))
+            hashes.append(kept[i].hash)
+        else:
+            doc = next(built)
+            docs.append(doc)
+            hashes.append(doc_hash(doc))
+    if todo:
+        log.debug("index: %d of %d documents built, the others kept", len(todo), len(docs))
+    return docs, hashes
 
 
 def _stored_chunks(collection: Any, entry_ids: list[str] | None) -> dict[str, dict[str, Any]]:
@@ -152,7 +193,7 @@ def _stored_chunks(collection: Any, entry_ids: list[str] | None) -> dict[str, di
 
 def _count_entries(
     report: IndexReport,
-    docs: list[IndexDoc],
+    docs: Sequence[IndexDoc | KeptDoc],
     previous: dict[str, StoredDoc],
     changed: set[str],
     have: dict[str, dict[str, Any]],
@@ -226,7 +267,7 @@ def _record_location(settings: Settings, collection: str) -> None:
         write_text_atomic(out.index_location_path, location.model_dump_json(indent=2) + "\n")
 
 
-def _prepare_retrievers(settings: Settings, docs: list[IndexDoc]) -> dict[str, Any]:
+def _prepare_retrievers(settings: Settings, docs: StagedDocs) -> dict[str, Any]:
     """Let every registered retriever build what it queries (the lexical indexes), so a search
     never pays for it; what each returns is recorded with the documents."""
     infos: dict[str, Any] = {}
