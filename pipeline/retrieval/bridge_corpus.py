@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..records import Entry, Metadata, SectionTranslation
-from ..store.jsonl import content_hash
+from ..store.jsonl import content_hash, file_hash
 from ..store.sqlite_prune import prune
 from ..text.memory import TranslationMemory
-from .gloss_cache import gloss_key
+from .gloss_cache import MINER_VERSION, gloss_key
 
 FACTS_VERSION = "bridge-facts-v1"
 _DDL = "CREATE TABLE IF NOT EXISTS entry_facts (fingerprint TEXT PRIMARY KEY, facts TEXT NOT NULL)"
@@ -105,6 +105,11 @@ def facts_of(entry: Entry, translated: dict[tuple[str, int], str], memory: Trans
     )
 
 
+def _identity() -> str:
+    """What facts depend on besides the entry: this module's rules and the gloss miner's."""
+    return content_hash(FACTS_VERSION, MINER_VERSION, file_hash(Path(__file__)), length=12)
+
+
 def corpus_facts(path: Path, corpus: Corpus) -> list[Facts]:
     """The facts of every unit of ``corpus``: read from ``path`` by fingerprint, the others
     from the records (and kept)."""
@@ -112,7 +117,8 @@ def corpus_facts(path: Path, corpus: Corpus) -> list[Facts]:
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
     try:
         conn.execute(_DDL)
-        keys = [f"{FACTS_VERSION}:{u.fingerprint}" if u.fingerprint else "" for u in corpus.units]
+        identity = _identity()
+        keys = [f"{identity}:{u.fingerprint}" if u.fingerprint else "" for u in corpus.units]
         stored: dict[str, Facts] = {}
         wanted = [k for k in dict.fromkeys(keys) if k]
         for i in range(0, len(wanted), 500):

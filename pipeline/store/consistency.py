@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from ..records import Entry, IndexDoc, Metadata, ParseIssue, SectionTranslation
 from .jsonl import content_hash
@@ -74,7 +74,7 @@ def _load(path: Path, model: type[M], problems: list[str]) -> list[M] | None:
             continue
         try:
             out.append(model.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as exc:
+        except (ValueError, RecursionError) as exc:  # not JSON, nested too deep, not a record
             problems.append(f"{path.name}:{lineno}: not a valid {model.__name__} ({type(exc).__name__})")
     return out
 
@@ -204,7 +204,7 @@ def _docs(entries: list[Entry], docs: list[IndexDoc], name: str, p: list[str]) -
             f"{name}: {len(set(ids) - set(by_id))} entries not indexed, "
             f"{len(set(by_id) - set(ids))} documents of no entry"
         )
-    for e in entries:
+    for e in {e.id: e for e in entries}.values():  # an id given twice: the index takes the later
         d = by_id.get(e.id)
         if d is None:
             continue

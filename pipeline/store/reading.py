@@ -20,12 +20,16 @@ M = TypeVar("M", bound=BaseModel)
 def iter_text_lines(path: Path) -> Iterator[tuple[int, str | None]]:
     """(line number, text) of every line of ``path``; None for a line that is not UTF-8
     (the file's other lines are still read)."""
+    lineno = 0
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                yield lineno, raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield lineno, None
+        for raw in f:  # split on \n; then on a lone \r, as a text-mode read (universal newlines)
+            raw = raw[:-1] if raw.endswith(b"\n") else raw
+            for part in (raw[:-1] if raw.endswith(b"\r") else raw).split(b"\r"):
+                lineno += 1
+                try:
+                    yield lineno, part.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield lineno, None
 
 
 def iter_jsonl_dicts(path: Path) -> Iterator[dict[str, Any]]:
@@ -45,7 +49,7 @@ def _numbered_dicts(path: Path) -> Iterator[tuple[int, Any]]:
             try:
                 yield lineno, json.loads(line)
                 continue
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, or nested beyond the parser
                 pass
         log.warning("%s:%d: skipping a corrupt line (interrupted write?)", path, lineno)
 

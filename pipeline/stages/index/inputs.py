@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic.version import VERSION as PYDANTIC_VERSION
 
+from ... import text as text_rules
 from ...errors import InputError
 from ...records import Entry, IndexDoc, Metadata, SectionTranslation
 from ...store.jsonl import content_hash, file_hash
 from ...store.layout import OutDir
-from ...text import memory as memory_module
-from ...text import terms
 from ...text.memory import TranslationMemory
 from . import docs
 
@@ -43,12 +43,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def records_identity() -> str:
-    """The records' schema and the documents' builder (the source of the modules that turn
-    records into documents): a line validated, or a document built, under another identity
-    is validated or built again."""
+    """The records' schema and validator, and the documents' builder (the source of
+    ``docs.py`` and of every text rule it applies, ``text/``): a line validated, or a
+    document built, under another identity is validated or built again."""
     schemas = [m.model_json_schema() for m in (Entry, SectionTranslation, Metadata, IndexDoc)]
-    sources = [file_hash(Path(m.__file__)) for m in (docs, terms, memory_module) if m.__file__]
-    return content_hash(DOCS_VERSION, schemas, sources, length=16)
+    builder = [Path(docs.__file__), *sorted(Path(text_rules.__file__).parent.glob("*.py"))]
+    return content_hash(DOCS_VERSION, PYDANTIC_VERSION, schemas, [file_hash(p) for p in builder], length=16)
 
 
 @dataclass
@@ -73,7 +73,8 @@ class _Lines:
             data = b""
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc}") from None
-        self.lines = [line.rstrip(b"\r") for line in data.split(b"\n")]
+        # universal newlines, as a text-mode read splits (\r\n, \r, \n)
+        self.lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
         prefix = salt + kind.encode() + b"\x1f"
         self.keys = [
             hashlib.blake2b(prefix + line, digest_size=12).hexdigest() if line.strip() else ""
@@ -82,10 +83,12 @@ class _Lines:
 
     def parse(self, i: int, model: type[M]) -> M | None:
         """Line ``i`` as a ``model``; None (with a warning naming file and line) when it is not one."""
-        line = self.lines[i]
         try:
-            data = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            text = self.lines[i].decode("utf-8").strip()
+            if not text:  # white space alone (beyond ASCII's): no record, as read_jsonl reads it
+                return None
+            data = json.loads(text)
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, nested beyond the parser
             log.warning("%s:%d: skipping a corrupt line (interrupted write?)", self.path, i + 1)
             return None
         try:
@@ -123,17 +126,32 @@ class IndexInputs:
         last_meta = {owner: i for i, owner in owners["metadata"].items()}
         keys = {kind: f.keys for kind, f in self.files.items()}
         self.units: list[Unit] = []
-        for i, entry_id in owners["entries"].items():
+        for i, entry_id in self._last_of_each(owners["entries"]).items():
             unit = Unit(entry_id, i, by_entry.get(entry_id, []), last_meta.get(entry_id))
             parts = [keys["entries"][i], *(keys["translations"][t] for t in unit.translations), "|"]
             if unit.metadata is not None:
                 parts.append(keys["metadata"][unit.metadata])
             unit.fingerprint = hashlib.blake2b(common + " ".join(parts).encode(), digest_size=10).hexdigest()
             self.units.append(unit)
-        if not any(self.files["translations"].keys):
+        if not owners["translations"]:
             log.warning(
                 "%s not found or empty: indexing titles and English terms only", out.translations_path
             )
+
+    def _last_of_each(self, entries: dict[int, str]) -> dict[int, str]:
+        """The entry lines, an id given twice (a hand-edited file) by its later line, as the
+        later record of a translation or metadata wins."""
+        last = {entry_id: i for i, entry_id in entries.items()}
+        for i, entry_id in entries.items():
+            if last[entry_id] != i:
+                log.warning(
+                    "%s:%d: entry %s is given again at line %d: the later record is indexed",
+                    self.files["entries"].path,
+                    i + 1,
+                    entry_id,
+                    last[entry_id] + 1,
+                )
+        return {i: entry_id for i, entry_id in entries.items() if last[entry_id] == i}
 
     def _owners(self, kind: str, model: type[BaseModel], known: dict[str, str]) -> dict[int, str]:
         """Line number -> entry id of every valid line of one file (in order); the lines not
@@ -151,6 +169,7 @@ class IndexInputs:
                 owner = record.id if isinstance(record, Entry) else record.entry_id  # type: ignore[attr-defined]
                 self.new_lines[key] = owner
                 self._parsed[(kind, i)] = record
+                lines.lines[i] = b""  # parsed: the record is kept, its bytes are not needed
             owners[i] = owner
             self.valid_lines[key] = owner
         return owners

@@ -17,7 +17,6 @@ no store yet (or another collection), the whole collection is reconciled once.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,11 +147,10 @@ def _documents(
 ) -> tuple[list[IndexDoc | KeptDoc], list[str]]:
     """One document per entry: kept as stored when its fingerprint is the stored one, else
     built from its records; and each one's content hash."""
-    seen = Counter(u.entry_id for u in inputs.units)
     kept = {
         i: previous[u.entry_id]
         for i, u in enumerate(inputs.units)
-        if seen[u.entry_id] == 1 and u.entry_id in previous and previous[u.entry_id].inputs == u.fingerprint
+        if u.entry_id in previous and previous[u.entry_id].inputs == u.fingerprint
     }
     todo = [u for i, u in enumerate(inputs.units) if i not in kept]
     built = iter(build_docs(*inputs.load(todo), inputs.memory))

@@ -210,3 +210,64 @@ def test_a_line_that_is_not_utf8_is_skipped_with_its_line_number(tmp_path, caplo
         report = index_stage(settings)
     assert "translations.jsonl:11: skipping a corrupt line" in caplog.text
     assert report.entries == 5
+
+
+def test_an_entry_id_given_twice_is_indexed_once_from_its_later_record(tmp_path, caplog):
+    """A hand-edited entries file may hold an id twice: the later record is indexed (as the
+    later record of a translation wins), the earlier named with both lines; removing either
+    line later still stores what a fresh index does."""
+    settings = _settings(tmp_path)
+    entries = (tmp_path / "entries.jsonl").read_text().splitlines()
+    index_stage(settings)
+    first = json.loads(entries[0])
+    again = json.dumps({**first, "title": first["title"] + " (revised)"})
+    (tmp_path / "entries.jsonl").write_text("\n".join([entries[0], *entries[1:], again]) + "\n")
+    with caplog.at_level(logging.WARNING):
+        report = index_stage(settings)
+    assert f"entries.jsonl:1: entry {first['id']} is given again at line 6" in caplog.text
+    assert report.entries == 5
+    rows = _docs(tmp_path)
+    assert [r[1] for r in rows].count(first["id"]) == 1
+    assert any("(revised)" in r[4] for r in rows if r[1] == first["id"])
+    _same_as_fresh(tmp_path, settings, tmp_path)
+
+    (tmp_path / "entries.jsonl").write_text("\n".join([again, *entries[1:], entries[0]]) + "\n")
+    index_stage(settings)
+    _same_as_fresh(tmp_path, settings, tmp_path)
+    (tmp_path / "entries.jsonl").write_text("\n".join([again, *entries[1:]]) + "\n")
+    index_stage(settings)
+    _same_as_fresh(tmp_path, settings, tmp_path)
+
+
+def test_line_endings_and_white_space_are_read_as_the_other_readers_read_them(tmp_path, caplog):
+    """CR-only and CRLF line ends, Unicode white space around a record, a line of white space
+    alone: what `read_jsonl` makes of them, the index makes of them, silently."""
+    from pipeline.records import SectionTranslation
+    from pipeline.store.reading import read_jsonl
+
+    settings = _settings(tmp_path)
+    path = tmp_path / "translations.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    mixed = "\r".join(lines[:3]) + "\r\n" + lines[3] + "\u3000\n\u00a0\n" + "\n".join(lines[4:]) + "\n"
+    path.write_text(mixed, encoding="utf-8", newline="")
+    assert len(read_jsonl(path, SectionTranslation)) == len(lines)
+    with caplog.at_level(logging.WARNING):
+        index_stage(settings)
+    assert "skipping" not in caplog.text
+    _same_as_fresh(tmp_path, settings, tmp_path)
+
+
+def test_a_deeply_nested_line_is_skipped_not_fatal(tmp_path, caplog):
+    from pipeline.records import Metadata
+    from pipeline.store.reading import read_jsonl
+
+    settings = _settings(tmp_path)
+    with open(tmp_path / "metadata.jsonl", "a", encoding="utf-8") as f:
+        f.write("[" * 100_000 + "\n")
+        f.write('{"entry_id": "x", "votes": ' + "1" * 5000 + "}\n")
+    with caplog.at_level(logging.WARNING):
+        assert len(read_jsonl(tmp_path / "metadata.jsonl", Metadata)) == 5
+        report = index_stage(settings)
+    assert report.entries == 5
+    assert "metadata.jsonl:6: skipping a corrupt line" in caplog.text
+    assert "metadata.jsonl:7: skipping" in caplog.text
