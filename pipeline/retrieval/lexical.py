@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -247,7 +247,7 @@ class _BM25Retriever:
         missing = [i for i, k in enumerate(keys) if k is None]
         for i, text in zip(missing, texts_of(missing), strict=True):
             keys[i] = text_key(analyser, text)
-        known = [k for k in keys if k is not None]
+        known = cast(list[str], keys)  # every key filled in
         lexicon = Lexicon(out.lexicon_path, create=True)
         try:
 

@@ -16,7 +16,6 @@ file and line, every run, as the loaders of ``store/reading.py`` do.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pydantic.version import VERSION as PYDANTIC_VERSION
 
 from ... import text as text_rules
@@ -32,6 +31,7 @@ from ...errors import InputError
 from ...records import Entry, IndexDoc, Metadata, SectionTranslation
 from ...store.jsonl import content_hash, file_hash
 from ...store.layout import OutDir
+from ...store.reading import parse_record, split_lines
 from ...text.memory import TranslationMemory
 from . import docs
 
@@ -73,8 +73,7 @@ class _Lines:
             data = b""
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc}") from None
-        # universal newlines, as a text-mode read splits (\r\n, \r, \n)
-        self.lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        self.lines = split_lines(data)
         prefix = salt + kind.encode() + b"\x1f"
         self.keys = [
             hashlib.blake2b(prefix + line, digest_size=12).hexdigest() if line.strip() else ""
@@ -84,20 +83,10 @@ class _Lines:
     def parse(self, i: int, model: type[M]) -> M | None:
         """Line ``i`` as a ``model``; None (with a warning naming file and line) when it is not one."""
         try:
-            text = self.lines[i].decode("utf-8").strip()
-            if not text:  # white space alone (beyond ASCII's): no record, as read_jsonl reads it
-                return None
-            data = json.loads(text)
-        except (ValueError, RecursionError):  # not UTF-8, not JSON, nested beyond the parser
-            log.warning("%s:%d: skipping a corrupt line (interrupted write?)", self.path, i + 1)
-            return None
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            log.warning(
-                "%s:%d: skipping a record that is not a valid %s: %s", self.path, i + 1, model.__name__, exc
-            )
-            return None
+            text: str | None = self.lines[i].decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        return parse_record(self.path, i + 1, text, model)
 
 
 class IndexInputs:
